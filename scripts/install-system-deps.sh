@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use for real (nginx, inotify-tools, ...), when missing.
+# With arguments, installs exactly those packages. Needs root (or sudo) only when something is
+# missing; otherwise it says what to install and the tests that need it skip with that reason.
+set -euo pipefail
+
+if [ "$#" -gt 0 ]; then
+  wanted=("$@")
+else
+  wanted=()
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || wanted+=(nginx-light)
+  command -v inotifywait >/dev/null 2>&1 || wanted+=(inotify-tools)
+  command -v curl >/dev/null 2>&1 || wanted+=(curl)
+fi
+[ "${#wanted[@]}" -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  SUDO="sudo -n"
+else
+  echo "note: cannot install ${wanted[*]} (not root); tests that need them will skip" >&2
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "note: no apt-get; install ${wanted[*]} yourself; tests that need them will skip" >&2
+  exit 0
+fi
+echo "installing Debian packages: ${wanted[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null

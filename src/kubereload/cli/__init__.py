@@ -1,0 +1,1 @@
+"""The ``kubereload`` command line: one module per subcommand, each with ``register()``."""

@@ -1,0 +1,319 @@
+"""The live config object: the last good value, swapped whole, read without locks.
+
+A reader calls ``get()`` and receives one immutable reference; the watcher thread builds a new
+value off to the side and publishes it with a single attribute assignment, so no reader ever sees
+a half-updated config and no reader ever waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from kubereload.config.errors import ConfigError
+from kubereload.config.formats import Parser, parse
+from kubereload.config.locate import locate
+from kubereload.volume import Layout, Snapshot, SnapshotError, read_snapshot
+from kubereload.watch import Detector
+
+T = TypeVar("T")
+log = logging.getLogger("kubereload")
+
+OnChange = Callable[[Any, Any], object]
+Validator = Callable[[Any], Any]
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+_CLOSED: Any = object()
+_subpath_warned: set[Path] = set()
+
+
+@dataclass(frozen=True)
+class _Published:
+    version: str | None
+    snapshot: Snapshot | None
+
+
+class Loader:
+    """Turns a snapshot into a validated value: parse each file, then run the model."""
+
+    def __init__(
+        self,
+        source: Path,
+        *,
+        directory: bool,
+        model: Validator | None,
+        format: str | None,
+        parser: Parser | None,
+    ) -> None:
+        self.source = source
+        self.directory = directory
+        self.model = model
+        self.format = format
+        self.parser = parser
+
+    def __call__(self, snapshot: Snapshot) -> Any:
+        if self.directory:
+            data: Any = {
+                name: parse(name, raw, self.format, self.parser)
+                for name, raw in snapshot.files.items()
+            }
+        else:
+            ((name, raw),) = snapshot.files.items()
+            data = parse(name, raw, self.format, self.parser)
+        return self._validate(data, snapshot)
+
+    def _validate(self, data: Any, snapshot: Snapshot) -> Any:
+        if self.model is None:
+            return data
+        validate = getattr(self.model, "model_validate", self.model)
+        try:
+            return validate(data)
+        except ConfigError:
+            raise
+        except Exception as exc:
+            raise self._explain(exc, snapshot) from None
+
+    def _explain(self, exc: Exception, snapshot: Snapshot) -> ConfigError:
+        errors = getattr(exc, "errors", None)
+        if not callable(errors) or type(exc).__name__ != "ValidationError":
+            file = None if self.directory else next(iter(snapshot.files))
+            return ConfigError(f"validation failed: {type(exc).__name__}: {exc}", file=file)
+        # pydantic: report the first problem by its path, never echoing the input value.
+        found = errors(include_input=False, include_url=False, include_context=False)
+        loc = list(found[0]["loc"]) if found else []
+        message = found[0]["msg"] if found else "invalid"
+        if self.directory and loc and str(loc[0]) in snapshot.files:
+            file = str(loc.pop(0))
+        elif self.directory:
+            file = None
+        else:
+            file = next(iter(snapshot.files))
+        path = ".".join(str(p) for p in loc)
+        text = f"{path}: {message}" if path else message
+        if len(found) > 1:
+            text += f" (and {len(found) - 1} more problem{'s' if len(found) > 2 else ''})"
+        line = column = None
+        if file is not None and loc:
+            where = locate(snapshot.files[file], loc)
+            if where:
+                line, column = where
+        return ConfigError(text, file=file, line=line, column=column)
+
+
+class Config(Generic[T]):
+    """A watched config. Build one with :func:`kubereload.watch`."""
+
+    def __init__(
+        self,
+        source: Path,
+        loader: Callable[[Snapshot], T],
+        *,
+        default: Any = MISSING,
+        poll: bool = False,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.source = source
+        self._loader = loader
+        self._value: T = default
+        self._published = _Published(None, None)
+        self._error: ConfigError | None = None
+        self._callbacks: list[OnChange] = []
+        self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = []
+        self._lock = threading.Lock()  # guards callbacks and subscribers, never get()
+        self._cond = threading.Condition()
+        self._closed = False
+
+        self._detector = Detector(
+            source, self._on_snapshot, self._on_unreadable, poll=poll, poll_interval=poll_interval
+        )
+        try:
+            snapshot = read_snapshot(source)
+            self._warn_if_subpath(snapshot)
+            value = loader(snapshot)
+        except (SnapshotError, ConfigError) as exc:
+            error = exc if isinstance(exc, ConfigError) else ConfigError(str(exc))
+            if default is MISSING:
+                self._detector.close()
+                raise error from None
+            log.warning("%s: %s; using the default until a valid config arrives", source, error)
+            self._error = error
+            snapshot = None
+        else:
+            self._value = value
+            self._published = _Published(snapshot.version, snapshot)
+        self._detector.start(snapshot)
+
+    # -- reading (lock-free) --------------------------------------------------------------------
+
+    def get(self) -> T:
+        """The current value. Never blocks; the object returned is never modified afterwards."""
+        return self._value
+
+    @property
+    def version(self) -> str | None:
+        """The kubelet's version directory name, or a content hash; None while on the default."""
+        return self._published.version
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        """The files' bytes behind the current value."""
+        return self._published.snapshot
+
+    @property
+    def error(self) -> ConfigError | None:
+        """Why the last update was rejected (None once a good one arrives)."""
+        return self._error
+
+    @property
+    def mode(self) -> str:
+        """How changes are detected: ``"inotify"`` or ``"poll"``."""
+        return self._detector.mode
+
+    # -- subscribing ----------------------------------------------------------------------------
+
+    def on_change(self, fn: Callable[[T, T], object]) -> Callable[[T, T], object]:
+        """Call ``fn(old, new)`` after each accepted change. Usable as a decorator.
+
+        Runs on the watcher's thread; an exception is logged and the watch goes on.
+        """
+        with self._lock:
+            self._callbacks.append(fn)
+        return fn
+
+    def remove_callback(self, fn: Callable[[T, T], object]) -> None:
+        with self._lock:
+            self._callbacks.remove(fn)
+
+    async def changes(self) -> AsyncIterator[T]:
+        """Yield each new value, in order, on the caller's event loop; ends when closed."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        entry = (loop, queue)
+        with self._lock:
+            if self._closed:
+                return
+            self._subscribers.append(entry)
+        try:
+            while True:
+                item = await queue.get()
+                if item is _CLOSED:
+                    return
+                yield item
+        finally:
+            with self._lock:
+                if entry in self._subscribers:
+                    self._subscribers.remove(entry)
+
+    def wait_until(self, predicate: Callable[[Config[T]], bool], timeout: float | None = None) -> bool:
+        """Block until ``predicate(self)`` holds after an update or a rejection; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop watching. The last value stays readable."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            subscribers, self._subscribers = self._subscribers, []
+        self._detector.close()
+        for loop, queue in subscribers:
+            self._push(loop, queue, _CLOSED)
+
+    def __enter__(self) -> Config[T]:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Config {self.source} version={self.version!r} mode={self.mode}>"
+
+    # -- the watcher's side ---------------------------------------------------------------------
+
+    def _on_snapshot(self, snapshot: Snapshot) -> None:
+        self._warn_if_subpath(snapshot)
+        try:
+            value = self._loader(snapshot)
+        except ConfigError as exc:
+            log.error(
+                "%s: rejected update %s, still serving %s: %s",
+                self.source, snapshot.version, self.version, exc,
+            )
+            self._set_error(exc)
+            return
+        old = self._value
+        self._published = _Published(snapshot.version, snapshot)
+        self._value = value
+        if self._error is not None:
+            log.info("%s: recovered with version %s", self.source, snapshot.version)
+        self._set_error(None)
+        log.info("%s: config updated to version %s", self.source, snapshot.version)
+        self._notify(old, value)
+
+    def _on_unreadable(self, exc: SnapshotError) -> None:
+        error = ConfigError(str(exc))
+        if self._error is None or str(self._error) != str(error):
+            log.warning("%s: %s; still serving %s", self.source, error, self.version)
+        self._set_error(error)
+
+    def _set_error(self, error: ConfigError | None) -> None:
+        with self._cond:
+            self._error = error
+            self._cond.notify_all()
+
+    def _notify(self, old: T, new: T) -> None:
+        with self._lock:
+            callbacks = list(self._callbacks)
+            subscribers = list(self._subscribers)
+        for fn in callbacks:
+            try:
+                fn(old, new)
+            except Exception:
+                log.exception("%s: on_change callback %r failed", self.source, fn)
+        for loop, queue in subscribers:
+            self._push(loop, queue, new)
+
+    def _push(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # that loop is closed: drop the subscriber
+            with self._lock:
+                if (loop, queue) in self._subscribers:
+                    self._subscribers.remove((loop, queue))
+
+    def _warn_if_subpath(self, snapshot: Snapshot) -> None:
+        if snapshot.layout is Layout.SUBPATH and self.source not in _subpath_warned:
+            _subpath_warned.add(self.source)
+            log.warning(
+                "%s is mounted with subPath: a subPath mount is a bind mount of one file, and "
+                "the kubelet never updates it in place, so changes to the ConfigMap or Secret "
+                "will not reach this process. Mount the whole volume (no subPath) and point "
+                "kubereload at the file inside that directory.",
+                self.source,
+            )
+
+
+def build_loader(
+    source: Path,
+    model: Validator | None,
+    format: str | None,
+    parser: Parser | None,
+) -> Loader:
+    return Loader(source, directory=source.is_dir(), model=model, format=format, parser=parser)
+
+
+__all__ = ["MISSING", "Config", "Loader", "build_loader"]
