@@ -23,6 +23,8 @@ class ConfigError(Exception):
         self.file = file
         self.line = line
         self.column = column
+        self.version: str | None = None
+        """The version that was rejected, when the error is about one."""
 
     def where(self) -> str:
         parts = [self.file or "<config>"]
@@ -33,6 +35,8 @@ class ConfigError(Exception):
         return ":".join(parts)
 
     def __str__(self) -> str:
+        if self.file is None and self.line is None:
+            return self.message
         return f"{self.where()}: {self.message}"
 
     def __repr__(self) -> str:

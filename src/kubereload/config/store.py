@@ -127,6 +127,7 @@ class Config(Generic[T]):
         self._loader = loader
         self._value: T = default
         self._published = _Published(None, None)
+        self._delivered: str | None = None
         self._error: ConfigError | None = None
         self._callbacks: list[OnChange] = []
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = []
@@ -152,6 +153,7 @@ class Config(Generic[T]):
         else:
             self._value = value
             self._published = _Published(snapshot.version, snapshot)
+            self._delivered = snapshot.version
         self._detector.start(snapshot)
 
     # -- reading (lock-free) --------------------------------------------------------------------
@@ -169,6 +171,11 @@ class Config(Generic[T]):
     def snapshot(self) -> Snapshot | None:
         """The files' bytes behind the current value."""
         return self._published.snapshot
+
+    @property
+    def delivered_version(self) -> str | None:
+        """The newest version whose ``on_change`` callbacks have all returned."""
+        return self._delivered
 
     @property
     def error(self) -> ConfigError | None:
@@ -249,6 +256,7 @@ class Config(Generic[T]):
         try:
             value = self._loader(snapshot)
         except ConfigError as exc:
+            exc.version = snapshot.version
             log.error(
                 "%s: rejected update %s, still serving %s: %s",
                 self.source, snapshot.version, self.version, exc,
@@ -260,15 +268,18 @@ class Config(Generic[T]):
         self._value = value
         if self._error is not None:
             log.info("%s: recovered with version %s", self.source, snapshot.version)
-        self._set_error(None)
         log.info("%s: config updated to version %s", self.source, snapshot.version)
         self._notify(old, value)
+        with self._cond:
+            self._delivered = snapshot.version
+            self._error = None
+            self._cond.notify_all()
 
     def _on_unreadable(self, exc: SnapshotError) -> None:
-        error = ConfigError(str(exc))
-        if self._error is None or str(self._error) != str(error):
-            log.warning("%s: %s; still serving %s", self.source, error, self.version)
-        self._set_error(error)
+        if self._error is not None and self._error.message == str(exc):
+            return  # the same problem, already reported
+        log.warning("%s: %s; still serving %s", self.source, exc, self.version)
+        self._set_error(ConfigError(str(exc)))
 
     def _set_error(self, error: ConfigError | None) -> None:
         with self._cond:

@@ -79,10 +79,12 @@ def detect_layout(path: Path, mountinfo: Path = MOUNTINFO) -> Layout:
     """What ``path`` is now. Raises FileNotFoundError when it does not exist."""
     if path.is_dir():
         return Layout.KUBELET if (path / DATA_DIR).is_symlink() else Layout.DIRECTORY
+    if (path.parent / DATA_DIR).is_symlink() and (path.is_symlink() or not path.exists()):
+        # A key of a kubelet volume is read through ..data: its user-visible link is created
+        # only after the swap, so a new key exists behind ..data before it exists here.
+        return Layout.KUBELET
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist")
-    if (path.parent / DATA_DIR).is_symlink() and path.is_symlink():
-        return Layout.KUBELET
     if not path.is_symlink() and is_mount_point(path, mountinfo):
         return Layout.SUBPATH
     return Layout.FILE

@@ -84,7 +84,7 @@ def _read_kubelet(source: Path, only: str | None) -> Snapshot:
                 files = {only: (root / only).read_bytes()}
         except FileNotFoundError:
             if only is not None and os.readlink(data_link) == target:
-                raise SnapshotError(f"{source}: the key is no longer in the volume") from None
+                raise SnapshotError(f"{source}: no such key in the volume") from None
             continue  # the writer removed this version while we read it: read the new one
         if os.readlink(data_link) == target:
             return Snapshot(target, MappingProxyType(files), Layout.KUBELET)
