@@ -1,7 +1,7 @@
 """kubereload: hot-reload configuration from Kubernetes ConfigMaps and Secrets.
 
-    config = kubereload.watch("/etc/config/app.yaml")
-    config.get()   # the current, validated value; never blocks, never half-updated
+config = kubereload.watch("/etc/config/app.yaml")
+config.get()   # the current, validated value; never blocks, never half-updated
 """
 
 from __future__ import annotations

@@ -12,10 +12,19 @@ from kubereload.config import ConfigError, format_for, parse
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
-        ("app.yaml", "yaml"), ("app.YML", "yaml"), ("a.json", "json"), ("a.toml", "toml"),
-        ("a.ini", "ini"), ("a.cfg", "ini"), ("a.properties", "properties"), (".env", "dotenv"),
-        ("prod.env", "dotenv"), ("notes.txt", "text"), ("LOG_LEVEL", "auto"),
-        ("nginx.conf", "auto"), ("dir/app.yaml", "yaml"),
+        ("app.yaml", "yaml"),
+        ("app.YML", "yaml"),
+        ("a.json", "json"),
+        ("a.toml", "toml"),
+        ("a.ini", "ini"),
+        ("a.cfg", "ini"),
+        ("a.properties", "properties"),
+        (".env", "dotenv"),
+        ("prod.env", "dotenv"),
+        ("notes.txt", "text"),
+        ("LOG_LEVEL", "auto"),
+        ("nginx.conf", "auto"),
+        ("dir/app.yaml", "yaml"),
     ],
 )
 def test_format_is_chosen_by_name(name: str, expected: str) -> None:
@@ -30,7 +39,10 @@ def test_yaml_json_toml() -> None:
 
 def test_ini_keeps_key_case_and_sections() -> None:
     text = b"[DEFAULT]\nTimeout = 5\n[server]\nPort = 80\n"
-    assert parse("a.ini", text) == {"DEFAULT": {"Timeout": "5"}, "server": {"Port": "80", "Timeout": "5"}}
+    assert parse("a.ini", text) == {
+        "DEFAULT": {"Timeout": "5"},
+        "server": {"Port": "80", "Timeout": "5"},
+    }
 
 
 def test_java_properties() -> None:
@@ -41,8 +53,13 @@ def test_java_properties() -> None:
         b"path=C:\\\\dir\nuni=\\u00e9t\\u00e9\nkey\\ with\\ space = v\n"
     )
     assert parse("a.properties", text) == {
-        "a": "1", "b": "two words", "c": "three", "long": "first second",
-        "path": "C:\\dir", "uni": "été", "key with space": "v",
+        "a": "1",
+        "b": "two words",
+        "c": "three",
+        "long": "first second",
+        "path": "C:\\dir",
+        "uni": "été",
+        "key with space": "v",
     }
 
 
@@ -52,8 +69,13 @@ def test_dotenv() -> None:
         b'D="line\\nbreak"\nE=value # trailing comment\nF="multi\nline"\nG=\n'
     )
     assert parse(".env", text) == {
-        "A": "1", "B": "two", "C": "single $NOT #x", "D": "line\nbreak",
-        "E": "value", "F": "multi\nline", "G": "",
+        "A": "1",
+        "B": "two",
+        "C": "single $NOT #x",
+        "D": "line\nbreak",
+        "E": "value",
+        "F": "multi\nline",
+        "G": "",
     }
 
 
@@ -76,7 +98,7 @@ def test_custom_parser_and_its_failure() -> None:
 
 
 def test_unknown_format_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="unknown format 'xml'.*known formats"):
+    with pytest.raises(ValueError, match=r"unknown format 'xml'.*known formats"):
         parse("a", b"", format="xml")
 
 

@@ -1,4 +1,4 @@
-"""The live config: bad updates are rejected whole, the last good value stays, recovery is automatic."""
+"""The live config: bad updates are rejected whole, the last good value stays, it recovers."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class Settings(BaseModel):
         ("app.toml", "a = 1\n", "a = \n", "a = 2\n"),
     ],
 )
-def test_bad_update_keeps_old_value_sets_error_then_recovers(
+def test_bad_update_keeps_old_value_sets_error_then_recovers(  # noqa: PLR0917
     tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, good: str, bad: str, fixed: str
 ) -> None:
     volume = SimulatedVolume(tmp_path, {name: good})

@@ -17,7 +17,9 @@ def entries(root: Path) -> set[str]:
     return set(os.listdir(root))
 
 
-def test_first_write_creates_timestamped_dir_data_link_and_user_visible_links(tmp_path: Path) -> None:
+def test_first_write_creates_timestamped_dir_data_link_and_user_visible_links(
+    tmp_path: Path,
+) -> None:
     writer = AtomicWriter(tmp_path)
     version = writer.write({"app.yaml": "a: 1\n", "conf/nested.txt": b"n"})
     assert version is not None and TS_DIR.match(version)

@@ -72,11 +72,13 @@ def test_touch_and_equal_reprojection_do_not_count(tmp_path: Path) -> None:
         seen = Recorder()
         config.on_change(seen)
         os.utime(tmp_path / "app.yaml")
-        # An equal payload rewritten into a new version directory (a forced re-projection).
-        writer_dir = tmp_path / os.readlink(tmp_path / "..data")
-        (writer_dir / "app.yaml").touch()
+        # An equal payload re-projected into a new version directory and swapped in.
+        old = os.readlink(tmp_path / "..data")
+        shutil.copytree(tmp_path / old, tmp_path / "..2026_01_01_00_00_00.1")
+        os.symlink("..2026_01_01_00_00_00.1", tmp_path / "..data_tmp")
+        os.rename(tmp_path / "..data_tmp", tmp_path / "..data")
         volume.set("app.yaml", "a: 2\n")  # a real change, as the marker that all before is seen
-        assert seen.wait_for(lambda v: bool(v))
+        assert seen.wait_for(lambda v: len(v) > 0)
         assert seen.values == [{"a": 2}]
 
 
@@ -172,7 +174,9 @@ def _can_bind_mount(tmp_path: Path) -> bool:
     src, dst = tmp_path / "probe-src", tmp_path / "probe-dst"
     src.write_text("x")
     dst.write_text("")
-    ok = subprocess.run(["mount", "--bind", str(src), str(dst)], capture_output=True).returncode == 0
+    command = ["mount", "--bind", str(src), str(dst)]
+    probe = subprocess.run(command, capture_output=True, check=False)
+    ok = probe.returncode == 0
     if ok:
         subprocess.run(["umount", str(dst)], check=True)
     return ok

@@ -12,6 +12,9 @@ from kubereload import __version__
 # Each module defines register(subparsers) and sets a ``handler`` default: (args) -> exit code.
 SUBCOMMANDS = [
     "kubereload.cli.demo",
+    "kubereload.cli.watch",
+    "kubereload.cli.run",
+    "kubereload.cli.sync",
 ]
 
 

@@ -33,6 +33,4 @@ def changed_keys(old: Any, new: Any) -> frozenset[str]:
         )
     keys = set(before) | set(after)
     missing = object()
-    return frozenset(
-        str(k) for k in keys if before.get(k, missing) != after.get(k, missing)
-    )
+    return frozenset(str(k) for k in keys if before.get(k, missing) != after.get(k, missing))

@@ -79,8 +79,9 @@ def parse_toml(data: bytes) -> Any:
             line, column = int(found.group(1)), int(found.group(2))
         elif found:
             line = text.count("\n") + 1
-        raise ConfigError(_TOML_POSITION.sub("", message) or "invalid TOML",
-                          line=line, column=column) from None
+        raise ConfigError(
+            _TOML_POSITION.sub("", message) or "invalid TOML", line=line, column=column
+        ) from None
 
 
 def parse_ini(data: bytes) -> Any:
@@ -93,13 +94,15 @@ def parse_ini(data: bytes) -> Any:
         raise ConfigError("a [section] header must come first", line=exc.lineno) from None
     except configparser.ParsingError as exc:
         line = exc.errors[0][0] if exc.errors else None
-        raise ConfigError("a line that is neither 'key = value' nor a [section]",
-                          line=line) from None
+        raise ConfigError(
+            "a line that is neither 'key = value' nor a [section]", line=line
+        ) from None
     except configparser.DuplicateSectionError as exc:
         raise ConfigError(f"duplicate section [{exc.section}]", line=exc.lineno) from None
     except configparser.DuplicateOptionError as exc:
-        raise ConfigError(f"duplicate key {exc.option!r} in [{exc.section}]",
-                          line=exc.lineno) from None
+        raise ConfigError(
+            f"duplicate key {exc.option!r} in [{exc.section}]", line=exc.lineno
+        ) from None
     except configparser.Error as exc:
         raise ConfigError(f"invalid INI ({type(exc).__name__})") from None
     result: dict[str, dict[str, str]] = {}

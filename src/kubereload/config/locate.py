@@ -29,9 +29,12 @@ def locate(data: bytes, path: Sequence[str | int]) -> tuple[int, int] | None:
                 if isinstance(key, yaml.ScalarNode) and key.value == str(step):
                     child = value
                     break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int):
-            if 0 <= step < len(node.value):
-                child = node.value[step]
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(step, int)
+            and 0 <= step < len(node.value)
+        ):
+            child = node.value[step]
         if child is None:
             break
         node = child

@@ -138,6 +138,7 @@ class Config(Generic[T]):
         self._detector = Detector(
             source, self._on_snapshot, self._on_unreadable, poll=poll, poll_interval=poll_interval
         )
+        initial: Snapshot | None = None
         try:
             snapshot = read_snapshot(source)
             self._warn_if_subpath(snapshot)
@@ -149,12 +150,12 @@ class Config(Generic[T]):
                 raise error from None
             log.warning("%s: %s; using the default until a valid config arrives", source, error)
             self._error = error
-            snapshot = None
         else:
+            initial = snapshot
             self._value = value
             self._published = _Published(snapshot.version, snapshot)
             self._delivered = snapshot.version
-        self._detector.start(snapshot)
+        self._detector.start(initial)
 
     # -- reading (lock-free) --------------------------------------------------------------------
 
@@ -222,8 +223,10 @@ class Config(Generic[T]):
                 if entry in self._subscribers:
                     self._subscribers.remove(entry)
 
-    def wait_until(self, predicate: Callable[[Config[T]], bool], timeout: float | None = None) -> bool:
-        """Block until ``predicate(self)`` holds after an update or a rejection; False on timeout."""
+    def wait_until(
+        self, predicate: Callable[[Config[T]], bool], timeout: float | None = None
+    ) -> bool:
+        """Block until ``predicate(self)`` holds after an update or rejection; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: predicate(self), timeout)
 
@@ -259,7 +262,10 @@ class Config(Generic[T]):
             exc.version = snapshot.version
             log.error(
                 "%s: rejected update %s, still serving %s: %s",
-                self.source, snapshot.version, self.version, exc,
+                self.source,
+                snapshot.version,
+                self.version,
+                exc,
             )
             self._set_error(exc)
             return

@@ -36,7 +36,9 @@ def validate_path(path: str) -> str:
         if item == "..":
             raise UnsafePathError(path, "must not contain '..'")
         if len(item) > MAX_FILE_NAME_LENGTH:
-            raise UnsafePathError(path, f"file names must be at most {MAX_FILE_NAME_LENGTH} characters")
+            raise UnsafePathError(
+                path, f"file names must be at most {MAX_FILE_NAME_LENGTH} characters"
+            )
     if items[0].startswith("..") and len(items[0]) > 2:
         raise UnsafePathError(path, "must not start with '..'")
     cleaned = posixpath.normpath(path)

@@ -78,10 +78,7 @@ def _read_kubelet(source: Path, only: str | None) -> Snapshot:
             raise SnapshotError(f"{volume}: {DATA_DIR} is gone") from exc
         root = volume / target
         try:
-            if only is None:
-                files = _read_tree(root)
-            else:
-                files = {only: (root / only).read_bytes()}
+            files = _read_tree(root) if only is None else {only: (root / only).read_bytes()}
         except FileNotFoundError:
             if only is not None and os.readlink(data_link) == target:
                 raise SnapshotError(f"{source}: no such key in the volume") from None

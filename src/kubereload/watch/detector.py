@@ -7,6 +7,7 @@ one kubelet update in progress produce nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -108,15 +109,22 @@ class Detector:
 
     def _try_inotify(self) -> None:
         if is_remote(self._dir):
-            log.warning("%s is on a network file system: polling every %.1fs instead of inotify",
-                        self._dir, self.poll_interval)
+            log.warning(
+                "%s is on a network file system: polling every %.1fs instead of inotify",
+                self._dir,
+                self.poll_interval,
+            )
             return
         try:
             self._inotify = Inotify()
             self._arm()
         except InotifyUnavailable as exc:
-            log.warning("inotify unavailable for %s (%s): polling every %.1fs instead",
-                        self.source, exc, self.poll_interval)
+            log.warning(
+                "inotify unavailable for %s (%s): polling every %.1fs instead",
+                self.source,
+                exc,
+                self.poll_interval,
+            )
             if self._inotify is not None:
                 self._inotify.close()
             self._inotify = None
@@ -174,19 +182,15 @@ class Detector:
 
     def close(self) -> None:
         self._stop.set()
-        try:
+        with contextlib.suppress(OSError):
             os.write(self._wake_w, b"x")
-        except OSError:
-            pass
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
         if self._inotify is not None:
             self._inotify.close()
         for fd in (self._wake_r, self._wake_w):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         self._wake_r = self._wake_w = -1
 
     def _run(self) -> None:
