@@ -237,3 +237,10 @@ def test_changed_keys() -> None:
     assert changed_keys(D(1, 2), D(1, 3)) == {"y"}
     with pytest.raises(TypeError, match="compares mappings"):
         changed_keys("a", "b")
+
+
+def test_a_directory_that_appears_later_is_read_as_a_directory(tmp_path: Path) -> None:
+    with kubereload.watch(tmp_path / "vol", default={}) as config:
+        version = SimulatedVolume(tmp_path / "vol", {"a.yaml": "a: 1\n", "B": "b"}).version
+        assert wait_for_version(config, version)
+        assert config.get() == {"a.yaml": {"a": 1}, "B": "b"}

@@ -51,16 +51,19 @@ class Loader:
         self,
         source: Path,
         *,
-        directory: bool,
         model: Validator | None,
         format: str | None,
         parser: Parser | None,
     ) -> None:
         self.source = source
-        self.directory = directory
         self.model = model
         self.format = format
         self.parser = parser
+
+    @property
+    def directory(self) -> bool:
+        """Decided at each load: a watched path may not exist yet when the watch starts."""
+        return self.source.is_dir()
 
     def __call__(self, snapshot: Snapshot) -> Any:
         if self.directory:
@@ -258,17 +261,24 @@ class Config(Generic[T]):
         self._warn_if_subpath(snapshot)
         try:
             value = self._loader(snapshot)
-        except ConfigError as exc:
-            exc.version = snapshot.version
-            log.error(
-                "%s: rejected update %s, still serving %s: %s",
-                self.source,
-                snapshot.version,
-                self.version,
-                exc,
-            )
-            self._set_error(exc)
+        except Exception as exc:  # a parser's own bug (deep recursion, ...) rejects the update too
+            error = exc if isinstance(exc, ConfigError) else ConfigError(f"{type(exc).__name__}")
+            self._reject(snapshot, error)
             return
+        self._accept(snapshot, value)
+
+    def _reject(self, snapshot: Snapshot, error: ConfigError) -> None:
+        error.version = snapshot.version
+        log.error(
+            "%s: rejected update %s, still serving %s: %s",
+            self.source,
+            snapshot.version,
+            self.version,
+            error,
+        )
+        self._set_error(error)
+
+    def _accept(self, snapshot: Snapshot, value: T) -> None:
         old = self._value
         self._published = _Published(snapshot.version, snapshot)
         self._value = value
@@ -330,7 +340,7 @@ def build_loader(
     format: str | None,
     parser: Parser | None,
 ) -> Loader:
-    return Loader(source, directory=source.is_dir(), model=model, format=format, parser=parser)
+    return Loader(source, model=model, format=format, parser=parser)
 
 
 __all__ = ["MISSING", "Config", "Loader", "build_loader"]
