@@ -6,10 +6,8 @@ line and column where the format's parser gives them.
 
 from __future__ import annotations
 
-import configparser
 import json
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -68,6 +66,8 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of 
 
 
 def parse_toml(data: bytes) -> Any:
+    import tomllib  # noqa: PLC0415 - loaded when a TOML file is first met
+
     text = decode_utf8(data)
     try:
         return tomllib.loads(text)
@@ -85,6 +85,8 @@ def parse_toml(data: bytes) -> Any:
 
 
 def parse_ini(data: bytes) -> Any:
+    import configparser  # noqa: PLC0415 - loaded when an INI file is first met
+
     text = decode_utf8(data)
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]  # keep keys' case

@@ -7,19 +7,21 @@ a half-updated config and no reader ever waits.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kubereload.config.errors import ConfigError
 from kubereload.config.formats import Parser, parse
 from kubereload.config.locate import locate
 from kubereload.volume import Layout, Snapshot, SnapshotError, read_snapshot
 from kubereload.watch import Detector
+
+if TYPE_CHECKING:  # asyncio costs memory and start-up; only changes() needs it
+    import asyncio
 
 T = TypeVar("T")
 log = logging.getLogger("kubereload")
@@ -208,6 +210,8 @@ class Config(Generic[T]):
 
     async def changes(self) -> AsyncIterator[T]:
         """Yield each new value, in order, on the caller's event loop; ends when closed."""
+        import asyncio  # noqa: PLC0415
+
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         entry = (loop, queue)

@@ -7,7 +7,6 @@ deletes old ones, so an unchanged target means every byte came from one version.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +42,8 @@ class Snapshot:
 
 def content_version(files: Mapping[str, bytes]) -> str:
     """A stable id for content that has no kubelet version: a hash over names and bytes."""
+    import hashlib  # noqa: PLC0415 - loads OpenSSL; kubelet volumes never need it
+
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode())

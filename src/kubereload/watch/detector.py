@@ -34,6 +34,11 @@ _DIR_EVENTS = (
     | inotify.IN_MOVE_SELF
     | inotify.IN_ONLYDIR
 )
+# A kubelet volume publishes a version by one rename onto ..data: waking for its other steps
+# (new directory, ..data_tmp, links, removals) would only cost CPU and delay the read.
+_KUBELET_EVENTS = (
+    inotify.IN_MOVED_TO | inotify.IN_DELETE_SELF | inotify.IN_MOVE_SELF | inotify.IN_ONLYDIR
+)
 _ANCESTOR_EVENTS = (
     inotify.IN_CREATE
     | inotify.IN_MOVED_TO
@@ -100,6 +105,7 @@ class Detector:
         self._main_wd: int | None = None
         self._ancestor_wd: int | None = None
         self._sub_wds: dict[int, Path] = {}
+        self._kubelet_mask = False
         self.mode = "poll"
         if not poll:
             self._try_inotify()
@@ -138,8 +144,10 @@ class Detector:
             if self._ancestor_wd is not None:
                 self._inotify.rm_watch(self._ancestor_wd)
                 self._ancestor_wd = None
+            self._kubelet_mask = os.path.islink(os.path.join(self._dir, DATA_DIR_NAME))
+            mask = _KUBELET_EVENTS if self._kubelet_mask else _DIR_EVENTS
             try:
-                self._main_wd = self._inotify.add_watch(str(self._dir), _DIR_EVENTS)
+                self._main_wd = self._inotify.add_watch(str(self._dir), mask)
             except (FileNotFoundError, NotADirectoryError):
                 self._main_wd = None
             else:
@@ -225,7 +233,7 @@ class Detector:
     def _handle(self, events: list[inotify.Event]) -> bool:
         """Update watches for a batch of events; True when the batch may have changed content."""
         relevant = False
-        kubelet = (self._dir / DATA_DIR_NAME).is_symlink()
+        kubelet = self._kubelet_mask or os.path.islink(os.path.join(self._dir, DATA_DIR_NAME))
         for event in events:
             if event.mask & inotify.IN_Q_OVERFLOW:
                 relevant = True
@@ -256,6 +264,9 @@ class Detector:
     def _matters(self, event: inotify.Event, where: Path, kubelet: bool) -> bool:
         name = event.name
         if name == DATA_DIR_NAME and where == self._dir:
+            if not self._kubelet_mask:  # a plain directory became a kubelet volume
+                self._drop_subdirs()
+                self._arm()
             return bool(event.mask & (inotify.IN_MOVED_TO | inotify.IN_CREATE))
         if name.startswith("..") or kubelet:
             return False  # the kubelet's own steps: only the ..data swap publishes a version
@@ -275,6 +286,17 @@ class Detector:
                 return False
             return stat.S_ISLNK(st.st_mode) or st.st_nlink > 1
         return True
+
+    def _retarget(self) -> None:
+        """The source turned out to be a directory (or stopped being one): watch the right one.
+
+        Re-armed before the read that follows, so nothing written meanwhile is missed.
+        """
+        self._is_dir_source = not self._is_dir_source
+        self._inotify_rm(self._main_wd)
+        self._drop_subdirs()
+        self._dir = self.source if self._is_dir_source else self.source.parent
+        self._arm()
 
     def _inotify_rm(self, wd: int | None) -> None:
         if self._inotify is not None and wd is not None:
@@ -299,6 +321,8 @@ class Detector:
     # -- reading --------------------------------------------------------------------------------
 
     def _check(self) -> None:
+        if self._inotify is not None and os.path.isdir(self.source) != self._is_dir_source:
+            self._retarget()
         try:
             snapshot = read_snapshot(self.source)
         except SnapshotError as exc:

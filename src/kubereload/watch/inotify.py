@@ -7,7 +7,6 @@ Only what change detection needs: add/remove a watch and read parsed events. Rai
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import errno
 import os
 import struct
@@ -48,7 +47,12 @@ class Event:
 def _libc() -> ctypes.CDLL:
     if not sys.platform.startswith("linux"):
         raise InotifyUnavailable(f"inotify is Linux-only (this is {sys.platform})")
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:  # not glibc (musl, ...): ask ctypes where libc is
+        from ctypes.util import find_library  # noqa: PLC0415 - pulls in subprocess
+
+        libc = ctypes.CDLL(find_library("c"), use_errno=True)
     if not hasattr(libc, "inotify_init1"):
         raise InotifyUnavailable("this libc has no inotify_init1")
     return libc
