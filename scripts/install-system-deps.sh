@@ -8,9 +8,11 @@ if [ "$#" -gt 0 ]; then
   wanted=("$@")
 else
   wanted=()
-  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || wanted+=(nginx-light)
+  # Debian's "nginx" package has /usr/sbin/nginx (bookworm's nginx-light only adds a module to it)
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || wanted+=(nginx)
   command -v inotifywait >/dev/null 2>&1 || wanted+=(inotify-tools)
   command -v curl >/dev/null 2>&1 || wanted+=(curl)
+  command -v openssl >/dev/null 2>&1 || wanted+=(openssl)
 fi
 [ "${#wanted[@]}" -eq 0 ] && exit 0
 
@@ -29,4 +31,10 @@ fi
 echo "installing Debian packages: ${wanted[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
+# Keep the packages' services (a system nginx on port 80) from starting: the tests run their own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $SUDO apt-get install -y -qq --no-install-recommends "${wanted[@]}" >/dev/null

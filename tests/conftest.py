@@ -1,3 +1,3 @@
 """Shared pytest set-up. Fixture plugins that many test folders use are listed here."""
 
-pytest_plugins: list[str] = []
+pytest_plugins = ["kubeapi.fixtures"]
