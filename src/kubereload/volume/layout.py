@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import os
+import stat
 from pathlib import Path
 
 from kubereload.volume.atomic_writer import DATA_DIR
@@ -76,15 +77,24 @@ def is_remote(path: Path, mountinfo: Path = MOUNTINFO) -> bool:
 
 
 def detect_layout(path: Path, mountinfo: Path = MOUNTINFO) -> Layout:
-    """What ``path`` is now. Raises FileNotFoundError when it does not exist."""
-    if path.is_dir():
-        return Layout.KUBELET if (path / DATA_DIR).is_symlink() else Layout.DIRECTORY
-    if (path.parent / DATA_DIR).is_symlink() and (path.is_symlink() or not path.exists()):
+    """What ``path`` is now. Raises FileNotFoundError when it does not exist.
+
+    Called on every read, so it sticks to a few plain system calls.
+    """
+    name = os.fspath(path)
+    try:
+        st = os.stat(name)
+    except (FileNotFoundError, NotADirectoryError):
+        st = None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        return Layout.KUBELET if os.path.islink(name + "/" + DATA_DIR) else Layout.DIRECTORY
+    is_link = os.path.islink(name)
+    if (st is None or is_link) and os.path.islink(os.path.join(os.path.dirname(name), DATA_DIR)):
         # A key of a kubelet volume is read through ..data: its user-visible link is created
         # only after the swap, so a new key exists behind ..data before it exists here.
         return Layout.KUBELET
-    if not path.exists():
+    if st is None:
         raise FileNotFoundError(f"{path} does not exist")
-    if not path.is_symlink() and is_mount_point(path, mountinfo):
+    if not is_link and is_mount_point(path, mountinfo):
         return Layout.SUBPATH
     return Layout.FILE

@@ -70,16 +70,20 @@ def _read_tree(root: Path, *, plain: bool = False) -> dict[str, bytes]:
 
 
 def _read_kubelet(source: Path, only: str | None) -> Snapshot:
-    volume = source if only is None else source.parent
-    data_link = volume / DATA_DIR
+    volume = os.fspath(source if only is None else source.parent)
+    data_link = os.path.join(volume, DATA_DIR)
     for _ in range(_MAX_RETRIES):
         try:
             target = os.readlink(data_link)
         except FileNotFoundError as exc:
             raise SnapshotError(f"{volume}: {DATA_DIR} is gone") from exc
-        root = volume / target
+        root = os.path.join(volume, target)
         try:
-            files = _read_tree(root) if only is None else {only: (root / only).read_bytes()}
+            if only is None:
+                files = _read_tree(Path(root))
+            else:
+                with open(os.path.join(root, only), "rb") as handle:
+                    files = {only: handle.read()}
         except FileNotFoundError:
             if only is not None and os.readlink(data_link) == target:
                 raise SnapshotError(f"{source}: no such key in the volume") from None
