@@ -1,0 +1,123 @@
+"""The demo web service: ``GET /`` answers with ``message`` from a hot-reloaded ``config.yaml``.
+
+It is an ordinary user of the library: one ``kubereload.watch`` on the file, one ``on_change``
+callback. An update that does not parse, or has no usable ``message``, is rejected by the library
+(which logs why) and the last good message goes on being served.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import kubereload
+from kubereload.config import Config
+
+log = logging.getLogger("kubereload.demo")
+
+_MESSAGE_TYPES = (str, int, float, bool)
+
+
+def validate(data: Any) -> Mapping[str, Any]:
+    """The demo's schema: a mapping with a ``message`` that can be printed as one line of text."""
+    if not isinstance(data, Mapping):
+        raise ValueError("config.yaml must be a mapping with a 'message' key")
+    if "message" not in data:
+        raise ValueError("config.yaml has no 'message' key")
+    if not isinstance(data["message"], _MESSAGE_TYPES):
+        raise ValueError(f"'message' must be text, not a {type(data['message']).__name__}")
+    return data
+
+
+def message_of(config: Mapping[str, Any]) -> str:
+    return str(config["message"])
+
+
+class DemoServer:
+    """Serves ``message`` from ``config_dir/config.yaml`` over HTTP until ``close()``."""
+
+    def __init__(self, config_dir: Path, host: str, port: int) -> None:
+        self.config: Config[Mapping[str, Any]] = kubereload.watch(
+            config_dir / "config.yaml", model=validate
+        )
+        # (message, version) swapped as one reference, so a response never mixes two versions.
+        self._current = (message_of(self.config.get()), self.config.version or "")
+        self.config.on_change(self._changed)
+        try:
+            self._http = ThreadingHTTPServer((host, port), self._handler())
+        except BaseException:
+            self.config.close()
+            raise
+        self._http.daemon_threads = True
+
+    @property
+    def port(self) -> int:
+        return int(self._http.server_address[1])
+
+    @property
+    def message(self) -> str:
+        return self._current[0]
+
+    def serve_forever(self) -> None:
+        self._http.serve_forever()
+
+    def shutdown(self) -> None:
+        """Make ``serve_forever`` return; call it from another thread (it waits for that)."""
+        self._http.shutdown()
+
+    def close(self) -> None:
+        """Stop listening and stop watching."""
+        self._http.server_close()
+        self.config.close()
+
+    def _changed(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        version = self.config.version or ""
+        self._current = (message_of(new), version)
+        keys = ", ".join(sorted(kubereload.changed_keys(old, new))) or "nothing"
+        log.info(
+            "config updated to version %s (changed: %s); now serving %r",
+            version,
+            keys,
+            message_of(new),
+        )
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "kubereload-demo"
+
+            def do_GET(self) -> None:
+                self._answer(body=True)
+
+            def do_HEAD(self) -> None:
+                self._answer(body=False)
+
+            def _answer(self, body: bool) -> None:
+                path = self.path.split("?", 1)[0]
+                message, version = server._current
+                if path == "/":
+                    self._send(200, f"{message}\n", body, version)
+                elif path == "/healthz":
+                    self._send(200, "ok\n", body, version)
+                else:
+                    self._send(404, "not found: try / or /healthz\n", body, version)
+
+            def _send(self, status: int, text: str, body: bool, version: str) -> None:
+                data = text.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("X-Config-Version", version)
+                self.end_headers()
+                if body:
+                    self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: probes hit /healthz every few seconds; the log is for config changes."""
+
+        return Handler

@@ -1,0 +1,188 @@
+"""``kubereload demo`` end to end: a real process, real HTTP on 127.0.0.1, AtomicWriter updates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+from pathlib import Path
+
+import yaml
+from demo_process import Demo, demo_env, run
+
+from kubereload.testing import SimulatedVolume
+
+
+def make_volume(tmp_path: Path, config: str = "message: Hello\n") -> SimulatedVolume:
+    return SimulatedVolume(tmp_path / "volume", {"config.yaml": config})
+
+
+def test_help_explains_set_and_show(tmp_path: Path) -> None:
+    result = run(["demo", "--help"], demo_env(tmp_path))
+    assert result.returncode == 0
+    assert "kubereload demo set message=" in result.stdout
+    assert "show" in result.stdout
+    assert "--config-dir" in result.stdout
+
+
+def test_serves_message_and_reloads_on_set(tmp_path: Path, start_demo: type[Demo]) -> None:
+    env = demo_env(tmp_path)
+    volume = make_volume(tmp_path)
+    demo = start_demo(["--config-dir", str(volume.path)], env)
+
+    first = demo.get("/")
+    assert (first.status, first.body, first.version) == (200, "Hello\n", volume.version)
+    assert demo.get("/healthz").status == 200
+    assert demo.get("/nope").status == 404
+
+    mark = demo.mark()
+    result = run(["demo", "set", "--config-dir", str(volume.path), "message=Hello Grandma"], env)
+    assert result.returncode == 0, result.stderr
+    line = demo.wait_for("config updated", after=mark)
+    assert volume.version is not None
+    assert volume.version in line
+    assert "changed: message" in line
+
+    second = demo.get("/")
+    assert (second.body, second.version) == ("Hello Grandma\n", volume.version)
+    mark = demo.mark()
+    assert demo.stop(signal.SIGTERM) == 0
+    demo.wait_for("kubereload demo: stopped", after=mark)
+
+
+def test_broken_config_keeps_old_message_then_recovers(
+    tmp_path: Path, start_demo: type[Demo]
+) -> None:
+    env = demo_env(tmp_path)
+    volume = make_volume(tmp_path)
+    demo = start_demo(["--config-dir", str(volume.path)], env)
+    good_version = volume.version
+
+    mark = demo.mark()
+    volume.update({"config.yaml": "message: [unclosed\n"})
+    line = demo.wait_for("rejected update", after=mark)
+    assert "config.yaml:" in line
+    answer = demo.get("/")
+    assert (answer.body, answer.version) == ("Hello\n", good_version)
+
+    mark = demo.mark()
+    result = run(["demo", "set", "--config-dir", str(volume.path), "message=Back again"], env)
+    assert result.returncode == 0, result.stderr
+    assert "not valid YAML" in result.stdout  # told that the broken file was replaced
+    demo.wait_for("config updated", after=mark)
+    assert demo.get("/").body == "Back again\n"
+
+
+def test_a_message_that_is_not_text_is_rejected(tmp_path: Path, start_demo: type[Demo]) -> None:
+    env = demo_env(tmp_path)
+    volume = make_volume(tmp_path)
+    demo = start_demo(["--config-dir", str(volume.path)], env)
+
+    mark = demo.mark()
+    assert (
+        run(["demo", "set", "--config-dir", str(volume.path), "message=[1, 2]"], env).returncode
+        == 0
+    )
+    line = demo.wait_for("rejected update", after=mark)
+    assert "'message' must be text" in line
+    assert demo.get("/").body == "Hello\n"
+
+
+def test_default_volume_is_created_reused_and_changed_by_set(
+    tmp_path: Path, start_demo: type[Demo]
+) -> None:
+    env = demo_env(tmp_path)
+    volume_dir = tmp_path / f"kubereload-demo-{os.getuid()}"
+    demo = start_demo([], env)
+    banner = demo.output()
+    assert f"{volume_dir}/config.yaml (a simulated ConfigMap volume, new)" in banner
+    assert "kubereload demo set message='Hello Grandma'" in banner
+    assert f"curl {demo.url}" in banner
+    assert (volume_dir / "..data").is_symlink()
+
+    mark = demo.mark()
+    assert run(["demo", "set", "message=Hello Grandma"], env).returncode == 0
+    demo.wait_for("config updated", after=mark)
+    assert demo.get("/").body == "Hello Grandma\n"
+    mark = demo.mark()
+    assert demo.stop(signal.SIGINT) == 0  # Ctrl-C
+    demo.wait_for("kubereload demo: stopped", after=mark)
+
+    again = start_demo([], env)
+    assert "(a simulated ConfigMap volume, reused)" in again.output()
+    assert again.get("/").body == "Hello Grandma\n"
+    assert again.stop(signal.SIGINT) == 0
+
+
+def test_set_reads_values_as_yaml_and_keeps_other_keys(tmp_path: Path) -> None:
+    volume = make_volume(tmp_path, "message: Hi\nextra: kept\n")
+    args = ["demo", "set", "--config-dir", str(volume.path), "port=8080", "debug=true", "name=a b"]
+    result = run(args, demo_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert yaml.safe_load(volume.files()["config.yaml"]) == {
+        "message": "Hi",
+        "extra": "kept",
+        "port": 8080,
+        "debug": True,
+        "name": "a b",
+    }
+
+
+def test_set_refuses_what_it_must_not_write(tmp_path: Path) -> None:
+    env = demo_env(tmp_path)
+    missing = run(["demo", "set", "message=x"], env)
+    assert missing.returncode == 1
+    assert "start `kubereload demo` first" in missing.stderr
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "config.yaml").write_text("message: mine\n")
+    refused = run(["demo", "set", "--config-dir", str(plain), "message=x"], env)
+    assert refused.returncode == 1
+    assert "not a kubelet-style volume" in refused.stderr
+    assert (plain / "config.yaml").read_text() == "message: mine\n"
+
+    bad = run(["demo", "set", "--config-dir", str(make_volume(tmp_path).path), "novalue"], env)
+    assert bad.returncode == 1
+    assert "expected KEY=VALUE" in bad.stderr
+
+
+def test_show_prints_version_and_config(tmp_path: Path) -> None:
+    volume = make_volume(tmp_path)
+    result = run(["demo", "show", "--config-dir", str(volume.path)], demo_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert f"(version {volume.version})" in result.stdout
+    assert "message: Hello" in result.stdout
+
+
+def test_broken_first_config_fails_clearly(tmp_path: Path) -> None:
+    volume = make_volume(tmp_path, "message: [unclosed\n")
+    result = run(["demo", "--config-dir", str(volume.path), "--port", "0"], demo_env(tmp_path))
+    assert result.returncode == 1
+    assert f"cannot load {volume.path}/config.yaml" in result.stderr
+
+
+def test_port_in_use_fails_clearly(tmp_path: Path) -> None:
+    volume = make_volume(tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = run(["demo", "--config-dir", str(volume.path), "--port", port], demo_env(tmp_path))
+    assert result.returncode == 1
+    assert "try --port 0" in result.stderr
+
+
+def test_a_planted_link_at_the_shared_location_is_refused(tmp_path: Path) -> None:
+    env = demo_env(tmp_path)
+    elsewhere = make_volume(tmp_path)
+    (tmp_path / f"kubereload-demo-{os.getuid()}").symlink_to(elsewhere.path)
+    before = elsewhere.files()
+
+    refused = run(["demo", "set", "message=x"], env)
+    assert refused.returncode == 1
+    assert "not a directory" in refused.stderr
+    served = run(["demo", "--port", "0"], env)
+    assert served.returncode == 1
+    assert "not a directory" in served.stderr
+    assert elsewhere.files() == before
