@@ -1,4 +1,8 @@
-"""Entry point of the ``kubereload`` command: builds the parser from each subcommand module."""
+"""Entry point of the ``kubereload`` command: builds the parser from each subcommand module.
+
+Only the subcommand being run is imported: ``kubereload watch`` must not pay, in memory and
+start-up time, for the Kubernetes client that ``sync`` and ``controller`` load.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +13,19 @@ from collections.abc import Sequence
 
 from kubereload import __version__
 
-# Each module defines register(subparsers) and sets a ``handler`` default: (args) -> exit code.
-SUBCOMMANDS = [
-    "kubereload.cli.demo",
-    "kubereload.cli.watch",
-    "kubereload.cli.run",
-    "kubereload.cli.sync",
-]
+# name -> (module, one-line summary). Each module defines register(subparsers), which adds the
+# subcommand named here and sets a ``handler`` default: (args) -> exit code.
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("kubereload.cli.demo", "a web service that reloads its config live (try me first)"),
+    "watch": ("kubereload.cli.watch", "sidecar: validate, then reload a program on a change"),
+    "run": ("kubereload.cli.run", "supervisor: run a program, reload or restart it on a change"),
+    "sync": ("kubereload.cli.sync", "write ConfigMaps/Secrets from the API into a directory"),
+    "controller": ("kubereload.cli.controller", "roll workloads whose ConfigMaps/Secrets changed"),
+    "explain": ("kubereload.cli.explain", "show what a workload depends on and what would roll it"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kubereload",
         description=(
@@ -29,14 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kubereload {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(name).register(subparsers)
+    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    for name, (module, summary) in SUBCOMMANDS.items():
+        if name == chosen:
+            importlib.import_module(module).register(subparsers)
+        else:  # listed for the overview; its module is loaded only when it is the one run
+            subparsers.add_parser(name, help=summary, description=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(args_in)
+    args = parser.parse_args(args_in)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

@@ -1,0 +1,160 @@
+"""From "these sources changed" to a reload: wait (coalesce, jitter), validate, run the actions.
+
+One pipeline serves ``watch``, ``run`` and ``sync``: detectors (or a writer) call ``submit``;
+one worker thread does the reloads, one at a time. Changes that arrive while a reload is waiting
+or running are merged into the next one, so a burst of changes costs at most one extra reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Sequence
+
+from kubereload.actions.base import (
+    Action,
+    ActionError,
+    NullObserver,
+    Observer,
+    ReloadContext,
+    ReloadResult,
+)
+from kubereload.actions.command import Validate
+
+log = logging.getLogger("kubereload.reload")
+
+
+class ReloadPipeline:
+    """Runs ``validate`` then each action in order, for every batch of changed sources.
+
+    ``coalesce``: after a change, wait this long for changes on the other ``sources`` (ended early
+    once every one of them changed), so a pod update that touches several volumes reloads once.
+    ``jitter``: then wait a random time up to this, so replicas do not reload in the same instant.
+    All actions run even if one fails (they usually target different things); the reload counts
+    as failed if any did.
+    """
+
+    def __init__(
+        self,
+        actions: Sequence[Action],
+        *,
+        validate: Validate | None = None,
+        observer: Observer | None = None,
+        sources: Iterable[str] = (),
+        coalesce: float = 0.0,
+        jitter: float = 0.0,
+    ) -> None:
+        self.actions = list(actions)
+        self.validate = validate
+        self.observer: Observer = observer or NullObserver()
+        self.sources = frozenset(sources)
+        self.coalesce = coalesce
+        self.jitter = jitter
+        self.last_result: ReloadResult | None = None
+        self._cond = threading.Condition()
+        self._pending: set[str] = set()
+        self._superseded = threading.Event()
+        self._stop = False
+        self._run_lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    # -- feeding ------------------------------------------------------------------------------
+
+    def submit(self, *sources: str) -> None:
+        """Ask for a reload because ``sources`` changed; returns at once."""
+        with self._cond:
+            self._pending.update(sources)
+            self._idle.clear()
+            self._superseded.set()  # a reload in progress is now out of date
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._work, name="kubereload-reload", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout: float = 10.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._superseded.set()
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no reload is pending or running (for callers that need the outcome)."""
+        return self._idle.wait(timeout)
+
+    # -- the worker ---------------------------------------------------------------------------
+
+    def _wait_until(self, deadline: float, enough: bool) -> None:
+        """Hold ``_cond``: wait until ``deadline``, or until every source changed if ``enough``."""
+        while not self._stop:
+            left = deadline - time.monotonic()
+            if left <= 0 or (enough and self.sources <= self._pending):
+                return
+            self._cond.wait(left)
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._stop:
+                    self._idle.set()
+                    self._cond.wait()
+                if self._stop:
+                    self._idle.set()
+                    return
+                if self.coalesce > 0 and len(self.sources) > 1:
+                    self._wait_until(time.monotonic() + self.coalesce, enough=True)
+                if self.jitter > 0:
+                    self._wait_until(time.monotonic() + random.uniform(0, self.jitter), False)
+                if self._stop:
+                    return
+                batch = tuple(sorted(self._pending))
+                self._pending.clear()
+                self._superseded.clear()
+            try:
+                self.reload_now(batch)
+            except Exception:  # the worker must survive anything an action does
+                log.exception("reload of %s crashed", ", ".join(batch))
+
+    def reload_now(self, sources: Sequence[str]) -> ReloadResult:
+        """Validate and run the actions now, in the caller's thread; one reload at a time."""
+        batch = tuple(sources)
+        with self._run_lock:
+            started = time.monotonic()
+            self.observer.reload_started(batch)
+            context = ReloadContext(batch, self._superseded)
+            stage, errors = "done", []
+            if self.validate is not None:
+                try:
+                    self.validate.run(context)
+                except ActionError as exc:
+                    stage, errors = "validate", [str(exc)]
+            if stage == "done":
+                for action in self.actions:
+                    try:
+                        action.run(context)
+                    except ActionError as exc:
+                        stage = "action"
+                        errors.append(str(exc))
+            seconds = time.monotonic() - started
+            result = ReloadResult(
+                batch, not errors, stage, "\n".join(errors) or None, time.time(), seconds
+            )
+            self.last_result = result
+        what = ", ".join(batch) or "start-up"
+        if result.ok:
+            log.info("reloaded after change in %s (%.1f ms)", what, seconds * 1000)
+        elif stage == "validate":
+            log.error("not reloading after change in %s: %s", what, result.error)
+        else:
+            log.error("reload after change in %s failed: %s", what, result.error)
+        self.observer.reload_finished(result)
+        return result

@@ -1,0 +1,203 @@
+"""``--webhook URL``: an HTTP call that tells the program to reload (Prometheus ``/-/reload``...).
+
+Stdlib ``http.client`` rather than httpx or urllib: no dependency, nothing imported that the
+sidecar does not use (start-up time and memory), full control over the per-attempt deadline,
+and no proxy environment silently rerouting a call meant for localhost.
+
+Retries are bounded, with exponential back-off and jitter; a back-off wait ends early when a newer
+change is already waiting (its reload will call again). Tokens and passwords are read from their
+files at every attempt, so a rotated Secret is picked up, and never appear in what is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import logging
+import random
+import ssl
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
+from kubereload.actions.redact import metric_target, redact_url, scrub
+
+log = logging.getLogger("kubereload.actions")
+
+RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: str
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    bearer_token_file: Path | None = None
+    basic_auth_file: Path | None = None  # one line: "user:password"
+    ca_file: Path | None = None
+    timeout: float = 5.0
+    expect: Sequence[int] = ()  # empty: any 2xx
+    retries: int = 4
+    backoff: float = 0.2
+    backoff_max: float = 5.0
+
+
+def parse_header(value: str) -> tuple[str, str]:
+    """``'Name: value'`` -> ``("Name", "value")``."""
+    name, sep, rest = value.partition(":")
+    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
+        raise ValueError(f"header {name.strip()!r} is not 'Name: value'")
+    if "\n" in rest or "\r" in rest:
+        raise ValueError(f"header {name.strip()!r} has a line break in its value")
+    return name.strip(), rest.strip()
+
+
+def parse_expect(value: str) -> list[int]:
+    """``"200,204"`` -> ``[200, 204]``."""
+    codes = []
+    for item in value.replace(" ", "").split(","):
+        if not item:
+            continue
+        if not item.isdigit() or not 100 <= int(item) <= 599:
+            raise ValueError(f"{item!r} is not an HTTP status code")
+        codes.append(int(item))
+    return codes
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Exponential back-off with "equal jitter": half fixed, half random, so waits keep growing
+    while replicas spread out. ``attempt`` counts from 0."""
+    ceiling = min(cap, base * 2.0**attempt)
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _read_secret_file(path: Path, what: str) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ActionError(
+            f"cannot read the {what} file {path}: {exc.strerror or exc}", reason="credentials"
+        ) from None
+
+
+class Webhook:
+    """One webhook target."""
+
+    kind = "webhook"
+
+    def __init__(self, config: WebhookConfig, observer: Observer | None = None) -> None:
+        parts = urlsplit(config.url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"webhook URL {redact_url(config.url)} must be http:// or https://")
+        self.config = config
+        self.observer: Observer = observer or NullObserver()
+        self.target = metric_target(config.url)
+        self._shown = redact_url(config.url)
+        self._scheme = parts.scheme
+        self._host = parts.hostname
+        self._port = parts.port
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._url_auth = None
+        if parts.username is not None:
+            user, password = unquote(parts.username), unquote(parts.password or "")
+            self._url_auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._secrets = [s for s in (parts.username, parts.password, parts.query) if s]
+        self._ssl: ssl.SSLContext | None = None
+        if self._scheme == "https":
+            cafile = str(config.ca_file) if config.ca_file else None
+            self._ssl = ssl.create_default_context(cafile=cafile)
+
+    def describe(self) -> str:
+        return f"webhook: {self.config.method} {self._shown}"
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"User-Agent": "kubereload", "Content-Length": "0"}
+        headers.update(self.config.headers)
+        if self._url_auth:
+            headers["Authorization"] = f"Basic {self._url_auth}"
+        if self.config.basic_auth_file is not None:
+            pair = _read_secret_file(self.config.basic_auth_file, "basic auth")
+            if ":" not in pair:
+                raise ActionError(
+                    f"the basic auth file {self.config.basic_auth_file} is not 'user:password'",
+                    reason="credentials",
+                )
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        if self.config.bearer_token_file is not None:
+            token = _read_secret_file(self.config.bearer_token_file, "bearer token")
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
+
+    def _attempt(self) -> tuple[int | None, str, str]:
+        """One request: (status or None, error reason or "", message)."""
+        cfg = self.config
+        deadline = time.monotonic() + cfg.timeout
+        conn: http.client.HTTPConnection
+        if self._ssl is not None:
+            conn = http.client.HTTPSConnection(
+                self._host, self._port, timeout=cfg.timeout, context=self._ssl
+            )
+        else:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=cfg.timeout)
+        try:
+            headers = self._headers()
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            conn.request(cfg.method, self._path, headers=headers)
+            conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            response = conn.getresponse()
+            response.read(65536)
+            return response.status, "", f"HTTP {response.status} {response.reason}"
+        except TimeoutError:
+            return None, "timeout", f"no answer within {cfg.timeout:g}s"
+        except ssl.SSLError as exc:
+            return None, "tls", f"TLS error: {exc.reason or exc}"
+        except (OSError, http.client.HTTPException) as exc:
+            return None, "connection", f"{type(exc).__name__}: {exc}"
+        finally:
+            conn.close()
+
+    def run(self, context: ReloadContext) -> None:
+        cfg = self.config
+        attempts = cfg.retries + 1
+        for attempt in range(attempts):
+            started = time.monotonic()
+            status, reason, message = self._attempt()
+            elapsed = time.monotonic() - started
+            message = scrub(message, self._secrets)
+            if status is not None:
+                good = status in cfg.expect if cfg.expect else 200 <= status < 300
+                if good:
+                    self.observer.webhook_attempt(self.target, elapsed, None)
+                    log.debug("webhook %s: %s in %.1f ms", self._shown, message, elapsed * 1000)
+                    return
+                reason = "status"
+                message = f"unexpected {message}"
+                retry = status in RETRYABLE_STATUS
+            else:
+                retry = True
+            self.observer.webhook_attempt(self.target, elapsed, reason)
+            last = attempt == attempts - 1
+            if not retry or last:
+                raise ActionError(
+                    f"webhook {self._shown}: {message} (attempt {attempt + 1}/{attempts})",
+                    reason=reason,
+                )
+            delay = backoff_delay(attempt, cfg.backoff, cfg.backoff_max)
+            log.warning(
+                "webhook %s: %s (attempt %d/%d); retrying in %.0f ms",
+                self._shown,
+                message,
+                attempt + 1,
+                attempts,
+                delay * 1000,
+            )
+            if context.superseded.wait(delay):
+                raise ActionError(
+                    f"webhook {self._shown}: {message}; not retried, a newer change is pending",
+                    reason=reason,
+                )

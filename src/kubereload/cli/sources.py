@@ -1,0 +1,86 @@
+"""Watching several ``--dir``/``--file`` sources at once: one Detector each, one pipeline.
+
+Readiness waits until every source has been read once; a source missing at start is reported
+and watched until it appears (its first appearance is a change, so it reloads).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+from kubereload.actions import ReloadPipeline
+from kubereload.cli.telemetry import Telemetry
+from kubereload.volume import Snapshot, SnapshotError, read_snapshot
+from kubereload.watch import Detector
+
+log = logging.getLogger("kubereload.watch")
+
+
+class WatchedSources:
+    """Detectors for ``paths`` feeding ``pipeline.submit``."""
+
+    def __init__(
+        self, paths: Sequence[Path], pipeline: ReloadPipeline, telemetry: Telemetry
+    ) -> None:
+        self.paths = list(paths)
+        self.pipeline = pipeline
+        self.telemetry = telemetry
+        self._detectors: list[Detector] = []
+        self._unread: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:
+            self._unread = {str(path) for path in self.paths}
+        self._update_ready()
+        for path in self.paths:
+            name = str(path)
+            detector = Detector(
+                path,
+                on_snapshot=functools.partial(self._changed, name),
+                on_error=functools.partial(self._failed, name),
+            )
+            initial: Snapshot | None = None
+            try:
+                initial = read_snapshot(path)
+                with self._lock:
+                    self._unread.discard(name)
+                self._update_ready()
+                log.info(
+                    "watching %s (%s, version %s, %d files, %s)",
+                    name,
+                    initial.layout.name.lower(),
+                    initial.version,
+                    len(initial.files),
+                    detector.mode,
+                )
+            except SnapshotError as exc:
+                log.warning("cannot read %s yet (%s); waiting for it", name, exc)
+            detector.start(initial)
+            self._detectors.append(detector)
+
+    def close(self) -> None:
+        for detector in self._detectors:
+            detector.close()
+
+    def _changed(self, name: str, snapshot: Snapshot) -> None:
+        log.info("%s changed (version %s, %d files)", name, snapshot.version, len(snapshot.files))
+        with self._lock:
+            self._unread.discard(name)
+        self._update_ready()
+        self.telemetry.watch_event(name)
+        self.pipeline.submit(name)
+
+    def _failed(self, name: str, exc: SnapshotError) -> None:
+        log.warning("cannot read %s: %s (keeping the last good version)", name, exc)
+        self.telemetry.watcher_error(name)
+
+    def _update_ready(self) -> None:
+        with self._lock:
+            missing = sorted(self._unread)
+        reason = f"not read yet: {', '.join(missing)}" if missing else None
+        self.telemetry.health.set("ready", "sources", reason)

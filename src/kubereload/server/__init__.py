@@ -1,0 +1,15 @@
+"""Health and metrics: registries any command fills, and the HTTP endpoint that serves them."""
+
+from kubereload.server.health import HealthRegistry
+from kubereload.server.http import StatusServer, parse_listen
+from kubereload.server.metrics import Counter, Gauge, Histogram, Registry
+
+__all__ = [
+    "Counter",
+    "Gauge",
+    "HealthRegistry",
+    "Histogram",
+    "Registry",
+    "StatusServer",
+    "parse_listen",
+]

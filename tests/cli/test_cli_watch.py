@@ -1,0 +1,233 @@
+"""``kubereload watch`` end to end: sources, env configuration, webhook, health, metrics, logs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cli.krproc import http_get, kubereload, listen_port
+from kubereload.cli.common import duration
+from kubereload.cli.main import main
+from kubereload.volume import AtomicWriter
+
+
+class Receiver:
+    """A local webhook that records each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, str]] = []
+        self.cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                with receiver.cond:
+                    receiver.calls.append({"path": self.path, **dict(self.headers)})
+                    receiver.cond.notify_all()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.port = self.server.server_address[1]
+
+    def wait_calls(self, n: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: len(self.calls) >= n, 10), self.calls
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def test_three_volumes_updated_together_reload_once(tmp_path: Path, receiver: Receiver) -> None:
+    writers = [AtomicWriter(tmp_path / name) for name in ("a", "b", "c")]
+    for w in writers:
+        w.write({"k": "1"})
+    args = [
+        "watch",
+        "--webhook",
+        f"http://127.0.0.1:{receiver.port}/reload",
+        "--coalesce",
+        "5s",
+        "--listen",
+        "127.0.0.1:0",
+    ]
+    for w in writers:
+        args += ["--dir", str(w.target_dir)]
+    proc = kubereload(*args)
+    try:
+        port = listen_port(proc)
+        proc.wait_for("watching", count=3)
+        assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+        for w in writers:
+            w.write({"k": "2"})
+        receiver.wait_calls(1)
+        proc.wait_for("reloaded after change in .*a, .*b, .*c")
+        metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+    finally:
+        proc.stop()
+    assert len(receiver.calls) == 1
+    assert 'kubereload_reloads_total{result="success"} 1' in metrics
+    for w in writers:
+        assert f'kubereload_watch_events_total{{source="{w.target_dir}"}} 1' in metrics
+
+
+def test_configured_from_the_environment_with_secrets_kept_out(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    volume = AtomicWriter(tmp_path / "conf")
+    volume.write({"app.yaml": "a: 1"})
+    other = tmp_path / "plain"
+    other.mkdir()
+    (other / "x.conf").write_text("x")
+    token = tmp_path / "token"
+    token.write_text("bearer-s3cret-value")
+    url = f"http://admin:hunter2pass@127.0.0.1:{receiver.port}/-/reload?token=qs-tok3n-xyz"
+    env = {
+        "KUBERELOAD_DIR": f"{volume.target_dir}\n{other}",
+        "KUBERELOAD_WEBHOOK": url,
+        "KUBERELOAD_WEBHOOK_HEADER": "X-From: kubereload",
+        "KUBERELOAD_WEBHOOK_BEARER_TOKEN_FILE": str(token),
+        "KUBERELOAD_INITIAL_RELOAD": "true",
+        "KUBERELOAD_LISTEN": "127.0.0.1:0",
+        "KUBERELOAD_LOG_FORMAT": "json",
+        "KUBERELOAD_LOG_LEVEL": "debug",
+        "KUBERELOAD_WEBHOOK_RETRIES": "1",
+        "KUBERELOAD_WEBHOOK_BACKOFF": "10ms",
+    }
+    proc = kubereload("watch", env=env)
+    try:
+        port = listen_port(proc)
+        receiver.wait_calls(1)  # --initial-reload
+        (other / "x.conf").write_text("y")
+        receiver.wait_calls(2)
+        proc.wait_for("reloaded after change in .*plain")
+        # a failing call: its error must not show the credentials either
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        volume.write({"app.yaml": "a: 2"})
+        proc.wait_for("reload after change in .* failed")
+        metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
+    finally:
+        proc.stop()
+    call = receiver.calls[1]
+    assert call["Authorization"] == "Bearer bearer-s3cret-value"
+    assert call["X-From"] == "kubereload"
+    assert call["path"] == "/-/reload?token=qs-tok3n-xyz"
+    logs = proc.output()
+    records = [json.loads(line) for line in logs.splitlines()]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert "webhook_errors_total" in metrics
+    for secret in ("admin", "hunter2pass", "qs-tok3n-xyz", "bearer-s3cret-value"):
+        assert secret not in logs
+        assert secret not in metrics
+
+
+def test_a_missing_source_is_not_ready_until_it_appears(tmp_path: Path, receiver: Receiver) -> None:
+    later = tmp_path / "later"
+    proc = kubereload(
+        "watch",
+        "--dir",
+        str(later),
+        "--listen",
+        "127.0.0.1:0",
+        "--webhook",
+        f"http://127.0.0.1:{receiver.port}/",
+    )
+    try:
+        port = listen_port(proc)
+        proc.wait_for("waiting for it")
+        status, body = http_get(f"http://127.0.0.1:{port}/readyz")
+        assert status == 503 and f"not read yet: {later}" in body
+        assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        AtomicWriter(later).write({"k": "v"})
+        receiver.wait_calls(1)
+        assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+    finally:
+        proc.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--webhook", "http://127.0.0.1:1/"], {}, "nothing to watch"),
+        (["--dir", "."], {}, "no reload action"),
+        (["--dir", ".", "--pid", "1"], {}, "need --signal"),
+        (["--dir", ".", "--jitter", "fast"], {}, "'fast' is not a duration"),
+        (["--dir", "."], {"KUBERELOAD_WEBHOOK_TIMEOUT": "soon"}, "KUBERELOAD_WEBHOOK_TIMEOUT"),
+        (["--dir", ".", "--webhook", "ftp://u:pw@x/"], {}, "must be http"),
+    ],
+)
+def test_usage_errors_say_what_is_wrong(args: list[str], env: dict[str, str], message: str) -> None:
+    proc = kubereload("watch", *args, env=env)
+    assert proc.wait() == 2
+    assert message in proc.output()
+    assert "pw@" not in proc.output()
+
+
+def test_help_shows_examples_and_the_env_rule(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["watch", "--help"])
+    text = capsys.readouterr().out
+    assert "--process-name nginx" in text and "/-/reload" in text
+    assert "KUBERELOAD_WEBHOOK_TIMEOUT" in text
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    run_help = capsys.readouterr().out
+    assert "kubereload run [options] -- CMD" in run_help and "--restart" in run_help
+
+
+@pytest.mark.parametrize("command", ["watch", "run"])
+def test_only_the_subcommand_run_is_imported(command: str) -> None:
+    """watch and run must not load the Kubernetes client that sync and controller need."""
+    code = (
+        f"import sys; from kubereload.cli.main import build_parser; build_parser([{command!r}]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('lightkube', 'kubereload.kube'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_durations() -> None:
+    assert duration("500ms") == 0.5
+    assert duration("2s") == 2.0
+    assert duration("1m30s") == 90.0
+    assert duration("1.5") == 1.5
+    for bad in ("", "5 s", "1d", "-1s", "ms"):
+        with pytest.raises(Exception, match="duration"):
+            duration(bad)
+
+
+def test_a_single_file_with_exec_and_initial_reload(tmp_path: Path) -> None:
+    config = tmp_path / "app.ini"
+    config.write_text("a=1\n")
+    (tmp_path / "other.txt").write_text("not watched\n")
+    marker = tmp_path / "reloads"
+    proc = kubereload(
+        "watch", "--file", str(config), "--initial-reload", "--exec-shell",
+        "--exec", f'echo "$KUBERELOAD_CHANGED" >> {marker}',
+    )  # fmt: skip
+    try:
+        proc.wait_for("reloaded after change in start-up|reloaded after change in .*app.ini")
+        (tmp_path / "other.txt").write_text("changed, but not the watched file\n")
+        config.write_text("a=2\n")
+        proc.wait_for("reloaded after change", count=2)
+    finally:
+        proc.stop()
+    assert marker.read_text() == f"{config}\n{config}\n"
