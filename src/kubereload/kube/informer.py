@@ -1,0 +1,377 @@
+"""An informer: the current set of one kind of object, kept in step with the API server.
+
+List, then watch from the list's resourceVersion with bookmarks; after a disconnect resume from
+the last resourceVersion seen (with backoff and jitter); on 410 Gone list again and emit only the
+differences from what is known, so the handler sees every change once or a later state that
+supersedes it, never the same one twice. A watch that stays silent (no event, no bookmark) for
+``stall_timeout`` seconds is dropped and resumed. Only ``transform(object)`` is kept in memory.
+
+It is asyncio-based: one event loop runs any number of informers, each a task whose only cost
+while idle is an open socket; timeouts and cancellation are per-await, not per-thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx2 as httpx
+
+from kubereload.kube.errors import ApiError, GoneError, response_error, status_error
+from kubereload.kube.resources import Resource
+
+logger = logging.getLogger("kubereload.kube.informer")
+
+T = TypeVar("T")
+T_contra = TypeVar("T_contra", contravariant=True)
+Key = tuple[str, str]
+"""(namespace, name); the namespace is "" for cluster-scoped kinds."""
+
+HandlerResult = Awaitable[None] | None
+
+
+class Handler(Protocol[T_contra]):
+    """What an informer tells its owner; each method may be a plain or an ``async`` function."""
+
+    def on_add(self, key: Key, obj: T_contra) -> HandlerResult: ...
+    def on_update(self, key: Key, old: T_contra, new: T_contra) -> HandlerResult: ...
+    def on_delete(self, key: Key, old: T_contra) -> HandlerResult: ...
+
+
+@dataclass
+class InformerState:
+    """What health checks and metrics report about one informer."""
+
+    synced: bool = False
+    connected: bool = False
+    objects: int = 0
+    resource_version: str = ""
+    last_event: float | None = None  # wall-clock time of the last event or bookmark
+    reconnects: int = 0  # watches resumed after an error or a stall
+    relists: int = 0  # full lists after the first (410 Gone)
+    last_error: str | None = None
+
+
+class Backoff:
+    """Exponential backoff with jitter: each delay is uniform in [d/2, d], d doubling to a cap."""
+
+    def __init__(self, initial: float = 0.2, maximum: float = 30.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._attempt = 0
+
+    def next(self) -> float:
+        ceiling = min(self.maximum, self.initial * (2**self._attempt))
+        self._attempt = min(self._attempt + 1, 32)
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+
+class StalledError(Exception):
+    """The watch sent nothing, not even a bookmark, for ``stall_timeout`` seconds."""
+
+
+_UNUSABLE: Any = object()
+
+
+def object_key(obj: Mapping[str, Any]) -> Key:
+    metadata = obj["metadata"]
+    return (str(metadata.get("namespace") or ""), str(metadata["name"]))
+
+
+def _identity(obj: dict[str, Any]) -> Any:
+    return obj
+
+
+async def list_pages(
+    client: httpx.AsyncClient,
+    resource: Resource,
+    *,
+    namespace: str | None = None,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    page_size: int = 500,
+) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+    """Yield ``(items, resourceVersion)`` page by page (``limit``/``continue``), so a list of
+    10 000 objects never sits in memory as one decoded body. A ``continue`` token that expired
+    (410) restarts the list: raises :class:`GoneError` for the caller to start over."""
+    params: dict[str, str] = {"limit": str(page_size)}
+    if label_selector:
+        params["labelSelector"] = label_selector
+    if field_selector:
+        params["fieldSelector"] = field_selector
+    path = resource.path(namespace)
+    while True:
+        response = await client.get(path, params=params)
+        if response.status_code != 200:
+            raise response_error(response)
+        body = response.json()
+        metadata = body.get("metadata") or {}
+        yield body.get("items") or [], str(metadata.get("resourceVersion") or "")
+        token = metadata.get("continue")
+        if not token:
+            return
+        params["continue"] = str(token)
+
+
+class Informer(Generic[T]):
+    """Keeps ``transform(obj)`` for every object of ``resource`` matching the selectors.
+
+    ``await informer.run()`` runs until cancelled; ``informer.synced`` is set once the first
+    list has been delivered. Handler calls happen on the event loop, one at a time, in order.
+    A change is judged on what the transform keeps: a new resourceVersion whose transformed
+    value equals the old one (say, only an annotation changed) calls no handler. Include
+    ``metadata.uid`` in the value to see an object deleted and re-created with equal content.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        resource: Resource,
+        handler: Handler[T],
+        *,
+        transform: Callable[[dict[str, Any]], T] = _identity,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        stall_timeout: float = 150.0,
+        watch_timeout: float = 300.0,
+        page_size: int = 500,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.client = client
+        self.resource = resource
+        self.handler = handler
+        self.transform = transform
+        self.namespace = namespace
+        self.label_selector = label_selector
+        self.field_selector = field_selector
+        self.stall_timeout = stall_timeout
+        self.watch_timeout = watch_timeout
+        self.page_size = page_size
+        self.backoff = backoff or Backoff()
+        self.state = InformerState()
+        self.synced = asyncio.Event()
+        self._store: dict[Key, tuple[str, T]] = {}
+        self.name = self._describe()
+
+    def _describe(self) -> str:
+        where = f"namespace {self.namespace}" if self.namespace else "all namespaces"
+        parts = [self.resource.plural, where if self.resource.namespaced else ""]
+        if self.label_selector:
+            parts.append(f"labels {self.label_selector}")
+        if self.field_selector:
+            parts.append(f"fields {self.field_selector}")
+        return " ".join(p for p in parts if p)
+
+    # -- the cache, read-only for callers ------------------------------------------------------
+    def get(self, key: Key) -> T | None:
+        entry = self._store.get(key)
+        return None if entry is None else entry[1]
+
+    def keys(self) -> Iterator[Key]:
+        return iter(list(self._store))
+
+    def items(self) -> Iterator[tuple[Key, T]]:
+        return iter([(key, value) for key, (_rv, value) in self._store.items()])
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Run until cancelled. Run again after a cancel, it resumes from the last
+        resourceVersion seen (and lists again only if that has expired)."""
+        need_list = not self.state.synced
+        fresh_list = False  # no watch event since the last list
+        while True:
+            delay = 0.0
+            try:
+                if need_list:
+                    await self._list()
+                    need_list, fresh_list = False, True
+                began = time.monotonic()
+                if await self._watch():
+                    self.backoff.reset()
+                    fresh_list = False
+                elif time.monotonic() - began < 1.0:
+                    # Ended at once with nothing sent (a proxy cutting streams?): no busy loop.
+                    delay = self.backoff.next()
+                    logger.warning("%s: watch ended at once; retrying in %.2f s", self.name, delay)
+                    await asyncio.sleep(delay)
+                continue  # the server ended the watch on time: resume at once
+            except GoneError:
+                # Our resourceVersion is too old: list again and diff. A 410 straight after a
+                # list (a server whose history is shorter than a round trip) waits first.
+                logger.info("%s: resourceVersion expired (410 Gone), listing again", self.name)
+                if need_list or fresh_list:
+                    delay = self.backoff.next()
+                need_list = True
+            except StalledError:
+                self._failed(f"watch stalled: nothing received in {self.stall_timeout:g} s")
+            except ApiError as err:
+                self._failed(f"API error: {err}")
+                delay = err.retry_after if err.retry_after is not None else self.backoff.next()
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+                self._failed(f"connection error: {type(err).__name__}: {err}")
+                delay = self.backoff.next()
+            finally:
+                self.state.connected = False
+            await asyncio.sleep(delay)
+
+    def _failed(self, message: str) -> None:
+        self.state.reconnects += 1
+        self.state.last_error = message
+        logger.warning(
+            "%s: %s; resuming from resourceVersion %s",
+            self.name,
+            message,
+            self.state.resource_version or "(none)",
+        )
+
+    async def _list(self) -> None:
+        """List, and emit exactly the differences from what is known.
+
+        Additions and changes are delivered page by page, so a first list of thousands never
+        holds every transformed value at once; deletions, which need the whole list, come
+        after the last page. A list that fails half-way leaves a state that the next list
+        diffs against just the same.
+        """
+        seen: set[Key] = set()
+        version = ""
+        async for page, page_version in list_pages(
+            self.client,
+            self.resource,
+            namespace=self.namespace,
+            label_selector=self.label_selector,
+            field_selector=self.field_selector,
+            page_size=self.page_size,
+        ):
+            version = page_version
+            for obj in page:
+                key = object_key(obj)
+                rv = str(obj["metadata"].get("resourceVersion") or "")
+                known = self._store.get(key)
+                if known is not None and known[0] == rv:
+                    seen.add(key)  # unchanged: no transform, no new allocation
+                    continue
+                value = self._transform(key, obj)
+                if value is _UNUSABLE:
+                    continue
+                seen.add(key)
+                self._store[key] = (rv, value)
+                if known is None:
+                    await self._deliver(self.handler.on_add, key, value)
+                elif known[1] != value:
+                    await self._deliver(self.handler.on_update, key, known[1], value)
+            self.state.objects = len(self._store)
+        for key in [k for k in self._store if k not in seen]:
+            _rv, old = self._store.pop(key)
+            await self._deliver(self.handler.on_delete, key, old)
+        self.state.objects = len(self._store)
+        if self.state.synced:
+            self.state.relists += 1
+        self.state.resource_version = version
+        self.state.last_event = time.time()
+        if not self.state.synced:
+            self.state.synced = True
+            self.synced.set()
+            logger.info("%s: synced, %d objects", self.name, len(self._store))
+
+    async def _watch(self) -> bool:
+        """One watch request; returns whether it received anything. Raises on errors."""
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "resourceVersion": self.state.resource_version,
+            # Spread reconnects of many informers, as client-go does.
+            "timeoutSeconds": str(int(self.watch_timeout * (1 + random.random()))),
+        }
+        if self.label_selector:
+            params["labelSelector"] = self.label_selector
+        if self.field_selector:
+            params["fieldSelector"] = self.field_selector
+        # The read timeout is the stall detector: it fires when no byte arrives in time.
+        timeout = httpx.Timeout(30.0, read=self.stall_timeout)
+        received = False
+        try:
+            async with self.client.stream(
+                "GET", self.resource.path(self.namespace), params=params, timeout=timeout
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise response_error(response)
+                self.state.connected = True
+                async for line in response.aiter_lines():
+                    if line.strip():
+                        await self._event(json.loads(line))
+                        received = True
+        except httpx.ReadTimeout as err:
+            raise StalledError from err
+        return received
+
+    async def _event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        obj = event.get("object") or {}
+        self.state.last_event = time.time()
+        if kind == "ERROR":
+            raise status_error(500, obj)
+        rv = str(obj["metadata"]["resourceVersion"])
+        if kind == "BOOKMARK":
+            self.state.resource_version = rv
+            return
+        key = object_key(obj)
+        known = self._store.get(key)
+        if kind in ("ADDED", "MODIFIED"):
+            if known is not None and known[0] == rv:
+                self.state.resource_version = rv
+                return  # already delivered (same version): never twice
+            value = self._transform(key, obj)
+            if value is _UNUSABLE:
+                self.state.resource_version = rv
+                return
+            self._store[key] = (rv, value)
+            self.state.objects = len(self._store)
+            self.state.resource_version = rv
+            if known is None:
+                await self._deliver(self.handler.on_add, key, value)
+            elif known[1] != value:
+                await self._deliver(self.handler.on_update, key, known[1], value)
+        elif kind == "DELETED":
+            self._store.pop(key, None)
+            self.state.objects = len(self._store)
+            self.state.resource_version = rv
+            if known is not None:
+                await self._deliver(self.handler.on_delete, key, known[1])
+        else:
+            logger.warning("%s: ignoring watch event of unknown type %r", self.name, kind)
+
+    def _transform(self, key: Key, obj: dict[str, Any]) -> Any:
+        """``transform(obj)``, or _UNUSABLE when it raises: that version of the object is
+        skipped (logged) instead of failing the whole list or watch again and again."""
+        try:
+            return self.transform(obj)
+        except Exception as err:
+            # Only the type: the message could quote a value.
+            logger.error(
+                "%s: skipping %s/%s: transform raised %s", self.name, *key, type(err).__name__
+            )
+            return _UNUSABLE
+
+    async def _deliver(self, method: Callable[..., HandlerResult], *args: Any) -> None:
+        try:
+            result = method(*args)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            key = args[0]
+            logger.exception("%s: handler %s failed for %s/%s", self.name, method.__name__, *key)

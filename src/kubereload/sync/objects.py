@@ -1,0 +1,85 @@
+"""What sync keeps of a ConfigMap or Secret: its keys and their decoded bytes, nothing else."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+CONFIGMAP = "configmap"
+SECRET = "secret"  # noqa: S105 (a kind name, not a password)
+KINDS = (CONFIGMAP, SECRET)
+
+
+class ObjectFiles:
+    """The files one object projects: key -> bytes, and a digest of them.
+
+    Equal digests mean equal files, so the informer can tell a real change from a metadata-only
+    one. ``release()`` drops the bytes once they are on disk: with thousands of objects synced,
+    memory then holds a digest per object, not every value (``files`` is empty afterwards).
+    ``undecodable`` lists keys whose base64 value was invalid (left out; reported by name).
+    """
+
+    __slots__ = ("digest", "files", "undecodable")
+
+    def __init__(self, files: Mapping[str, bytes], undecodable: tuple[str, ...] = ()) -> None:
+        self.files: Mapping[str, bytes] = files
+        self.undecodable = undecodable
+        digest = hashlib.blake2b(digest_size=16)
+        for key in sorted(files):
+            value = files[key]
+            digest.update(b"%d:%s%d:" % (len(key), key.encode(), len(value)))
+            digest.update(value)
+        for key in undecodable:
+            digest.update(b"!" + key.encode())
+        self.digest = digest.digest()
+
+    def release(self) -> None:
+        self.files = {}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectFiles) and other.digest == self.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __repr__(self) -> str:  # never the values
+        return f"ObjectFiles(keys={sorted(self.files)}, digest={self.digest.hex()})"
+
+
+def _decode(value: Any) -> bytes | None:
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def configmap_files(obj: Mapping[str, Any]) -> ObjectFiles:
+    """``data`` as UTF-8 text and ``binaryData`` base64-decoded, as the kubelet projects them."""
+    files: dict[str, bytes] = {str(k): str(v).encode() for k, v in (obj.get("data") or {}).items()}
+    bad: list[str] = []
+    for key, value in (obj.get("binaryData") or {}).items():
+        decoded = _decode(value)
+        if decoded is None:
+            bad.append(str(key))
+        else:
+            files[str(key)] = decoded
+    return ObjectFiles(files, tuple(bad))
+
+
+def secret_files(obj: Mapping[str, Any]) -> ObjectFiles:
+    """``data`` base64-decoded (``stringData`` is write-only: the API never returns it)."""
+    files: dict[str, bytes] = {}
+    bad: list[str] = []
+    for key, value in (obj.get("data") or {}).items():
+        decoded = _decode(value)
+        if decoded is None:
+            bad.append(str(key))
+        else:
+            files[str(key)] = decoded
+    return ObjectFiles(files, tuple(bad))
+
+
+TRANSFORMS = {CONFIGMAP: configmap_files, SECRET: secret_files}

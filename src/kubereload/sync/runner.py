@@ -1,0 +1,149 @@
+"""The ``sync`` loop: one informer per source feeding the SyncWriter, and reloads coalesced.
+
+Everything runs on one asyncio event loop: informers and file writes (small and quick). Reloads
+(validate and actions) go to the shared ReloadPipeline, whose own worker thread coalesces them,
+so a slow webhook never delays the next write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import gc
+import logging
+from collections.abc import Callable
+
+import httpx2 as httpx
+
+from kubereload.kube.informer import Informer, Key, list_pages, object_key
+from kubereload.sync.objects import TRANSFORMS, ObjectFiles
+from kubereload.sync.sources import Source
+from kubereload.sync.writer import SyncWriter
+
+logger = logging.getLogger("kubereload.sync")
+
+
+# Objects per list page: a page is decoded whole, so this bounds the memory peak of a list
+# (2 000 ConfigMaps of 1 KB: 45 MB peak RSS with 500, 43.5 MB with 250); 8 requests, not 4.
+PAGE_SIZE = 250
+
+
+class _KindHandler:
+    def __init__(self, kind: str, writer: SyncWriter, retry: asyncio.Event | None) -> None:
+        self.kind = kind
+        self.writer = writer
+        self.retry = retry
+
+    def on_add(self, key: Key, obj: ObjectFiles) -> None:
+        self._write(key, obj)
+
+    def on_update(self, key: Key, old: ObjectFiles, new: ObjectFiles) -> None:
+        self._write(key, new)
+
+    def _write(self, key: Key, obj: ObjectFiles) -> None:
+        if not self.writer.write(self.kind, key, obj) and self.writer.failed and self.retry:
+            self.retry.set()
+
+    def on_delete(self, key: Key, old: ObjectFiles) -> None:
+        self.writer.delete(self.kind, key)
+
+
+def make_informers(
+    client: httpx.AsyncClient,
+    sources: list[Source],
+    writer: SyncWriter,
+    *,
+    stall_timeout: float = 150.0,
+    retry: asyncio.Event | None = None,
+) -> list[Informer[ObjectFiles]]:
+    """One informer per source; ``retry`` is set when a write failed (see retry_writes)."""
+    return [
+        Informer(
+            client,
+            source.resource,
+            _KindHandler(source.kind, writer, retry),
+            transform=TRANSFORMS[source.kind],
+            namespace=source.namespace,
+            label_selector=source.label_selector,
+            field_selector=source.field_selector,
+            stall_timeout=stall_timeout,
+            page_size=PAGE_SIZE,
+        )
+        for source in sources
+    ]
+
+
+async def sync_once(
+    client: httpx.AsyncClient, sources: list[Source], writer: SyncWriter
+) -> list[str]:
+    """List every source and write what is there; returns the named objects that are missing.
+    API errors propagate (an init container should fail, and be retried by the kubelet)."""
+    missing: list[str] = []
+    for source in sources:
+        found = 0
+        async for page, _version in list_pages(
+            client,
+            source.resource,
+            namespace=source.namespace,
+            label_selector=source.label_selector,
+            field_selector=source.field_selector,
+        ):
+            for obj in page:
+                found += 1
+                writer.write(source.kind, object_key(obj), TRANSFORMS[source.kind](obj))
+        if source.name and not found:
+            missing.append(source.describe())
+    return missing
+
+
+class ChangeGate:
+    """Holds changes back until the first full sync is written, then passes them on at once and
+    every later one as it comes, so syncing thousands of objects causes at most one reload."""
+
+    def __init__(self, submit: Callable[..., None]) -> None:
+        self.submit = submit
+        self._held: set[str] | None = set()
+
+    def changed(self, source: str) -> None:
+        if self._held is None:
+            self.submit(source)
+        else:
+            self._held.add(source)
+
+    def open(self) -> None:
+        held, self._held = self._held, None
+        if held:
+            self.submit(*sorted(held))
+
+
+async def retry_writes(writer: SyncWriter, wake: asyncio.Event, interval: float = 5.0) -> None:
+    """Retry writes that failed on a disk error (full, read-only for a while) every
+    ``interval`` seconds until they succeed; asleep while there is none."""
+    while True:
+        await wake.wait()
+        await asyncio.sleep(interval)
+        writer.retry_failed()
+        if not writer.failed:
+            wake.clear()
+
+
+async def all_synced(informers: list[Informer[ObjectFiles]]) -> None:
+    await asyncio.gather(*(informer.synced.wait() for informer in informers))
+
+
+def release_memory() -> None:
+    """Give the memory of the first full sync (decoded list pages) back to the system.
+
+    Listing thousands of objects leaves freed blocks in the C heap that glibc keeps; after the
+    first sync the process only holds digests, so ``malloc_trim`` lowers RSS for good (about
+    3 MB with 2 000 ConfigMaps). Elsewhere than glibc this does nothing.
+    """
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is not None:
+        trim(0)

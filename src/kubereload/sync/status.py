@@ -1,0 +1,72 @@
+"""The informers' state as health checks and metrics: ready once every informer has synced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from kubereload.kube.informer import Informer
+from kubereload.server import HealthRegistry, Registry
+
+REFRESH = 5.0  # seconds between metric refreshes; also the event loop's liveness heartbeat
+STUCK = 30.0  # the loop is declared stuck when the heartbeat is older than this
+
+
+class InformerStatus:
+    """Publishes ``informer_*`` metrics (label ``source``, the informer's description) and two
+    checks: ready when every informer has listed once, live while the event loop turns."""
+
+    def __init__(
+        self, informers: Sequence[Informer[Any]], registry: Registry, health: HealthRegistry
+    ) -> None:
+        self.informers = list(informers)
+        self._counted: dict[str, tuple[int, int]] = {}
+        self._beat = time.monotonic()
+        labels = ["source"]
+        self.synced = registry.gauge("informer_synced", "1 once the first list is done.", labels)
+        self.connected = registry.gauge(
+            "informer_watch_connected", "1 while a watch is open.", labels
+        )
+        self.objects = registry.gauge("informer_objects", "Objects known.", labels)
+        self.last_event = registry.gauge(
+            "informer_last_event_timestamp_seconds",
+            "Unix time of the last watch event or bookmark.",
+            labels,
+        )
+        self.reconnects = registry.counter(
+            "informer_reconnects_total", "Watches resumed after an error or a stall.", labels
+        )
+        self.relists = registry.counter(
+            "informer_relists_total", "Full lists after the first (410 Gone).", labels
+        )
+        health.add_probe("ready", "informers", self._unsynced)
+        health.add_probe("live", "event-loop", self._stuck)
+        self.refresh()
+
+    def _unsynced(self) -> str | None:
+        waiting = [i.name for i in self.informers if not i.state.synced]
+        return f"not synced yet: {', '.join(waiting)}" if waiting else None
+
+    def _stuck(self) -> str | None:
+        age = time.monotonic() - self._beat
+        return f"event loop blocked for {age:.0f} s" if age > STUCK else None
+
+    def refresh(self) -> None:
+        self._beat = time.monotonic()
+        for informer in self.informers:
+            state, source = informer.state, informer.name
+            self.synced.set(1 if state.synced else 0, source=source)
+            self.connected.set(1 if state.connected else 0, source=source)
+            self.objects.set(state.objects, source=source)
+            self.last_event.set(state.last_event or 0, source=source)
+            reconnects, relists = self._counted.get(source, (0, 0))
+            self.reconnects.inc(state.reconnects - reconnects, source=source)
+            self.relists.inc(state.relists - relists, source=source)
+            self._counted[source] = (state.reconnects, state.relists)
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(REFRESH)
+            self.refresh()

@@ -1,0 +1,307 @@
+"""The informer against a real-protocol API server: list, watch, resume, relist, stall."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kubeapi.server import KubeAPIServer
+from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.informer import Backoff, Informer, Key
+from kubereload.kube.resources import CONFIGMAPS
+
+FAST = {"stall_timeout": 1.0, "backoff": Backoff(0.01, 0.1)}
+
+
+def configmap(name: str, value: str, namespace: str = "default", **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "data": {"v": value},
+    }
+
+
+def value_of(obj: dict[str, Any]) -> str:
+    return str(obj["data"]["v"])
+
+
+class Recorder:
+    """Records every handler call and wakes waiters, so tests wait on events, not sleeps.
+
+    It replays the calls as a state machine: an add must be for a key it does not have, an
+    update's and a delete's ``old`` must be the value it was last given. A call that breaks
+    this (a duplicate, a skipped step) is kept in ``violations``.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Key, str | None, str | None]] = []
+        self.view: dict[Key, str] = {}
+        self.violations: list[str] = []
+        self.changed = asyncio.Event()
+
+    def _check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self.violations.append(message)
+
+    def on_add(self, key: Key, obj: str) -> None:
+        self.calls.append(("add", key, None, obj))
+        self._check(key not in self.view, f"add of {key} which it already has")
+        self.view[key] = obj
+        self.changed.set()
+
+    def on_update(self, key: Key, old: str, new: str) -> None:
+        self.calls.append(("update", key, old, new))
+        self._check(self.view.get(key) == old, f"update of {key}: old {old} never delivered")
+        self._check(old != new, f"update of {key} to the same value {new}")
+        self.view[key] = new
+        self.changed.set()
+
+    def on_delete(self, key: Key, old: str) -> None:
+        self.calls.append(("delete", key, old, None))
+        self._check(self.view.pop(key, None) == old, f"delete of {key}: {old} never delivered")
+        self.changed.set()
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+async def until_connected(informer: Informer[Any], timeout: float = 10.0) -> None:
+    """The watch request is open (the server has registered it), after ``synced``."""
+    async with asyncio.timeout(timeout):
+        while not informer.state.connected:
+            await asyncio.sleep(0.005)
+
+
+def truth(api: KubeAPIServer, namespace: str | None = "default") -> dict[Key, str]:
+    return {
+        (o["metadata"]["namespace"], o["metadata"]["name"]): value_of(o)
+        for o in api.list("v1", "ConfigMap", namespace)
+    }
+
+
+async def with_informer(
+    config: ClusterConfig,
+    body: Callable[[Informer[str], Recorder], Awaitable[None]],
+    **options: Any,
+) -> None:
+    recorder = Recorder()
+    async with async_client(config) as client:
+        informer: Informer[str] = Informer(
+            client, CONFIGMAPS, recorder, transform=value_of, **{**FAST, **options}
+        )
+        task = asyncio.create_task(informer.run())
+        try:
+            async with asyncio.timeout(20):
+                await informer.synced.wait()
+            await body(informer, recorder)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def test_list_then_watch_delivers_each_change_once(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    api.create(configmap("a", "1"))
+    api.create(configmap("other-ns", "x", namespace="elsewhere"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        assert rec.calls == [("add", ("default", "a"), None, "1")]
+        assert informer.state.synced and informer.synced.is_set()
+        api.update(configmap("a", "2"))
+        api.create(configmap("b", "1"))
+        api.delete("v1", "ConfigMap", "default", "a")
+        await rec.wait_for(lambda: len(rec.calls) == 4)
+        assert rec.calls[1:] == [
+            ("update", ("default", "a"), "1", "2"),
+            ("add", ("default", "b"), None, "1"),
+            ("delete", ("default", "a"), "2", None),
+        ]
+        assert dict(informer.items()) == truth(api) == rec.view
+        watches = [t for m, t in api.request_log if "watch=true" in t]
+        assert all("allowWatchBookmarks=true" in t for t in watches)
+        assert all("namespaces/default/" in t for t in watches)
+
+    asyncio.run(with_informer(cluster_config, body, namespace="default"))
+
+
+def test_label_and_field_selectors_and_equal_transforms(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    api.create(configmap("in", "1", team="a"))
+    api.create(configmap("out", "1", team="b"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        assert list(informer.keys()) == [("default", "in")]
+        # A change the transform does not keep (a label) is not a change for the handler.
+        api.update(configmap("in", "1", team="a", extra="x"))
+        api.update(configmap("out", "2", team="b"))
+        api.update(configmap("in", "3", team="a", extra="x"))
+        # Leaving the selection is a deletion.
+        api.update(configmap("in", "3", team="b"))
+        await rec.wait_for(lambda: len(rec.calls) == 3)
+        assert rec.calls == [
+            ("add", ("default", "in"), None, "1"),
+            ("update", ("default", "in"), "1", "3"),
+            ("delete", ("default", "in"), "3", None),
+        ]
+
+    asyncio.run(with_informer(cluster_config, body, label_selector="team=a"))
+
+
+def test_expired_version_relists_and_emits_exactly_the_missed_changes(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    for name in ("a", "b", "c"):
+        api.create(configmap(name, "1"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        # Stop watching, change things, and let the history go: the old version is now 410.
+        stale = informer.state.resource_version
+        api.update(configmap("a", "2"))
+        api.delete("v1", "ConfigMap", "default", "b")
+        api.create(configmap("d", "1"))
+        api.update(configmap("c", "changed"))
+        api.update(configmap("c", "1"))  # back to what the handler has: not a change for it
+        api.expire_history()
+        rec.calls.clear()
+        task = asyncio.create_task(informer.run())  # resumes from `stale`
+        try:
+            await rec.wait_for(lambda: len(rec.calls) == 3)
+            await rec.wait_for(lambda: informer.state.relists == 1)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        assert sorted(rec.calls) == [
+            ("add", ("default", "d"), None, "1"),
+            ("delete", ("default", "b"), "1", None),
+            ("update", ("default", "a"), "1", "2"),
+        ]
+        assert rec.view == truth(api) and rec.violations == []
+        assert any(f"resourceVersion={stale}" in t for _m, t in api.request_log)
+        assert any("continue=" in t for _m, t in api.request_log)
+
+    asyncio.run(_with_paused_informer(cluster_config, body))
+
+
+async def _with_paused_informer(
+    config: ClusterConfig, body: Callable[[Informer[str], Recorder], Awaitable[None]]
+) -> None:
+    """Sync once, stop the informer, then hand it over (stopped) to ``body``."""
+    recorder = Recorder()
+    async with async_client(config) as client:
+        # Pages of two: the lists go through several ``continue`` tokens.
+        informer: Informer[str] = Informer(
+            client, CONFIGMAPS, recorder, transform=value_of, page_size=2, **FAST
+        )
+        task = asyncio.create_task(informer.run())
+        async with asyncio.timeout(20):
+            await informer.synced.wait()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await body(informer, recorder)
+
+
+def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: ClusterConfig) -> None:
+    api.create(configmap("a", "1"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        await until_connected(informer)
+        api.fail_next(1, 410, path_contains="watch=true")
+        api.drop_watches()
+        api.update(configmap("a", "2"))
+        await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
+        await rec.wait_for(lambda: informer.state.relists == 1)
+        assert rec.violations == [] and len(rec.calls) == 2
+
+    asyncio.run(with_informer(cluster_config, body))
+
+
+def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: ClusterConfig) -> None:
+    api.create(configmap("a", "1"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        await until_connected(informer)
+        api.stall_watches()
+        api.update(configmap("a", "2"))
+        await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
+        assert informer.state.reconnects == 1
+        assert informer.state.last_error is not None and "stalled" in informer.state.last_error
+        api.unstall_watches()
+
+    asyncio.run(with_informer(cluster_config, body, stall_timeout=0.5))
+
+
+def test_server_errors_are_retried_and_retry_after_honoured(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    api.create(configmap("a", "1"))
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        await until_connected(informer)
+        api.fail_next(3, 500, path_contains="watch=true")
+        api.fail_next(1, 429, path_contains="watch=true", retry_after=1)
+        api.drop_watches()
+        api.update(configmap("a", "2"))
+        await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
+        assert informer.state.reconnects == 5  # the drop, three 500s and the 429
+        assert informer.state.last_error is not None and "429" in informer.state.last_error
+        assert informer.state.relists == 0  # resumed, never listed again
+
+    asyncio.run(with_informer(cluster_config, body))
+
+
+def test_an_object_the_transform_cannot_use_is_skipped(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    api.create(configmap("good", "1"))
+    api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "no-data"}})
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        assert list(informer.keys()) == [("default", "good")]
+        api.update(configmap("no-data", "now-usable"))
+        api.update(configmap("good", "2"))
+        await rec.wait_for(lambda: len(rec.calls) == 3)
+        assert rec.view == {("default", "good"): "2", ("default", "no-data"): "now-usable"}
+        assert informer.state.reconnects == 0
+
+    asyncio.run(with_informer(cluster_config, body))
+
+
+def test_many_informers_share_one_client_and_loop(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    count = 120  # more than httpx's default pool of 100 connections
+    for i in range(count):
+        api.create(configmap(f"cm-{i}", "1", shard=str(i)))
+
+    async def main() -> None:
+        recorders = [Recorder() for _ in range(count)]
+        async with async_client(cluster_config) as client:
+            informers: list[Informer[str]] = [
+                Informer(
+                    client, CONFIGMAPS, rec, transform=value_of, label_selector=f"shard={i}", **FAST
+                )
+                for i, rec in enumerate(recorders)
+            ]
+            tasks = [asyncio.create_task(i.run()) for i in informers]
+            try:
+                async with asyncio.timeout(30):
+                    await asyncio.gather(*(i.synced.wait() for i in informers))
+                    for informer in informers:
+                        await until_connected(informer)
+                api.update(configmap(f"cm-{count - 1}", "2", shard=str(count - 1)))
+                await recorders[-1].wait_for(lambda: len(recorders[-1].calls) == 2)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+        assert all(len(rec.calls) == 1 for rec in recorders[:-1])
+        assert recorders[-1].view == {("default", f"cm-{count - 1}"): "2"}
+
+    asyncio.run(main())
