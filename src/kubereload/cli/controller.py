@@ -1,0 +1,290 @@
+"""``kubereload controller``: roll the workloads that use a changed ConfigMap or Secret.
+
+A drop-in for stakater/Reloader (its annotations work unchanged): one rollout per change, a
+hash per object instead of whole Secrets in memory, storm control, and no rollout at all when
+the controller restarts; changes made while it was down are found at start-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+
+from kubereload import __version__
+from kubereload.cli.common import (
+    ENV_HELP,
+    Repeat,
+    add_kube_flags,
+    add_service_flags,
+    apply_env,
+    duration,
+    setup_logging,
+)
+from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
+from kubereload.rollout.api import HttpLeaseStore
+from kubereload.rollout.controller import Controller, Settings
+from kubereload.rollout.lease import LeaderElector
+from kubereload.rollout.patches import STRATEGIES
+from kubereload.server import HealthRegistry, Registry, StatusServer, parse_listen
+
+log = logging.getLogger("kubereload.controller")
+
+
+def add_controller_flags(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_argument_group("what to watch")
+    what.add_argument(
+        "--namespace", action=Repeat, metavar="NS", help="watch only NS (repeatable; default all)"
+    )
+    what.add_argument(
+        "--namespace-selector", metavar="LABELS", help="watch only namespaces with these labels"
+    )
+    what.add_argument(
+        "--ignore-namespace", action=Repeat, metavar="NS", help="never act in NS (repeatable)"
+    )
+    what.add_argument(
+        "--resource-selector",
+        metavar="LABELS",
+        help="only ConfigMaps/Secrets with these labels count",
+    )
+    what.add_argument(
+        "--auto-reload-all",
+        action="store_true",
+        help="treat every workload as annotated reloader.stakater.com/auto",
+    )
+    how = parser.add_argument_group("how to roll")
+    how.add_argument(
+        "--reload-strategy",
+        choices=STRATEGIES,
+        default="annotations",
+        help="annotations (default): pod template annotations; env-vars: also Reloader's "
+        "STAKATER_<NAME>_CONFIGMAP|SECRET variables",
+    )
+    how.add_argument(
+        "--debounce",
+        type=duration,
+        default=1.0,
+        metavar="DURATION",
+        help="changes to one workload within this time make one rollout (default 1s)",
+    )
+    how.add_argument(
+        "--max-concurrent-rollouts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="at most N workloads rolling at once: a slot is held until the workload's status "
+        "shows the rollout done, or --rollout-timeout (default 0: no limit)",
+    )
+    how.add_argument(
+        "--rollout-timeout",
+        type=duration,
+        default=300.0,
+        metavar="DURATION",
+        help="with --max-concurrent-rollouts: longest a rollout holds its slot (default 5m)",
+    )
+    how.add_argument(
+        "--rate-limit",
+        type=float,
+        default=5.0,
+        metavar="PER_SECOND",
+        help="cluster-wide rollouts per second (default 5; 0: no limit)",
+    )
+    how.add_argument(
+        "--rate-burst", type=int, default=10, metavar="N", help="rollouts allowed in a burst"
+    )
+    how.add_argument(
+        "--dry-run", action="store_true", help="log what would be rolled; write nothing"
+    )
+    how.add_argument(
+        "--stall-timeout",
+        type=duration,
+        default=150.0,
+        metavar="DURATION",
+        help="reconnect a watch that sent nothing, not even a bookmark, this long (default 150s)",
+    )
+    ha = parser.add_argument_group("leader election (for several replicas)")
+    ha.add_argument("--leader-elect", action="store_true", help="act only while holding a Lease")
+    ha.add_argument(
+        "--leader-election-name", default="kubereload-controller", metavar="NAME", help="Lease name"
+    )
+    ha.add_argument(
+        "--leader-election-namespace",
+        metavar="NS",
+        help="Lease namespace (default: the pod's or the context's namespace)",
+    )
+    ha.add_argument("--lease-duration", type=duration, default=15.0, metavar="DURATION")
+    ha.add_argument("--renew-deadline", type=duration, default=10.0, metavar="DURATION")
+    ha.add_argument("--retry-period", type=duration, default=2.0, metavar="DURATION")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "controller",
+        help="roll Deployments/StatefulSets/DaemonSets when their ConfigMaps/Secrets change",
+        description=__doc__,
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_controller_flags(parser)
+    add_kube_flags(parser)
+    add_service_flags(parser)
+    apply_env(parser)
+    parser.set_defaults(handler=handle)
+
+
+def identity() -> str:
+    """Who holds the Lease: the pod name (its hostname) plus a random part, as client-go."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4()}"
+
+
+def settings_from(args: argparse.Namespace, who: str) -> Settings:
+    if args.max_concurrent_rollouts < 0 or args.rate_limit < 0 or args.rate_burst < 1:
+        raise ValueError(
+            "--max-concurrent-rollouts and --rate-limit cannot be negative, --rate-burst >= 1"
+        )
+    if args.leader_elect and not (
+        args.lease_duration > args.renew_deadline > args.retry_period > 0
+    ):
+        raise ValueError("need --lease-duration > --renew-deadline > --retry-period > 0")
+    return Settings(
+        namespaces=tuple(args.namespace),
+        ignore_namespaces=frozenset(args.ignore_namespace),
+        namespace_selector=args.namespace_selector,
+        resource_selector=args.resource_selector,
+        auto_all=args.auto_reload_all,
+        strategy=args.reload_strategy,
+        debounce=args.debounce,
+        max_concurrent=args.max_concurrent_rollouts or None,
+        rate=args.rate_limit or None,
+        burst=args.rate_burst,
+        dry_run=args.dry_run,
+        stall_timeout=args.stall_timeout,
+        rollout_timeout=args.rollout_timeout,
+        identity=who,
+    )
+
+
+def handle(args: argparse.Namespace) -> int:
+    setup_logging(args)
+    who = identity()
+    try:
+        config = load_config(args.kubeconfig, args.context)
+        settings = settings_from(args, who)
+    except (KubeConfigError, ValueError) as err:
+        log.error("%s", err)
+        return 2
+    registry, health = Registry(), HealthRegistry()
+    registry.gauge("build_info", "Always 1; the version is a label.", ["version"]).set(
+        1, version=__version__
+    )
+    server: StatusServer | None = None
+    if args.listen:
+        try:
+            server = StatusServer(parse_listen(args.listen), registry, health)
+        except (OSError, ValueError) as err:
+            log.error("--listen %s: %s", args.listen, err)
+            return 2
+        server.start()
+        log.info(
+            "serving /healthz, /readyz, /metrics on %s:%d", server.server_address[0], server.port
+        )
+    mode = "dry-run, " if settings.dry_run else ""
+    where = ", ".join(settings.namespaces) or "all namespaces"
+    log.info("controller %s starting (%s%s; %s)", who, mode, where, config.source)
+    try:
+        return asyncio.run(serve(config, settings, registry, health, args))
+    finally:
+        if server is not None:
+            server.close()
+
+
+async def serve(
+    config: ClusterConfig,
+    settings: Settings,
+    registry: Registry,
+    health: HealthRegistry,
+    args: argparse.Namespace,
+) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with async_client(config) as client:
+        elector: LeaderElector | None = None
+        if args.leader_elect:
+            store = HttpLeaseStore(
+                client,
+                loop,
+                args.leader_election_name,
+                args.leader_election_namespace or config.namespace,
+            )
+            elector = LeaderElector(
+                store,
+                settings.identity,
+                lease_duration=args.lease_duration,
+                renew_deadline=args.renew_deadline,
+                retry_period=args.retry_period,
+            )
+        controller = Controller(
+            client,
+            settings,
+            registry,
+            health,
+            leading=elector.leading if elector else (lambda: True),
+        )
+        if elector is None:
+            controller.became_leader()
+            return await controller.run(stop)
+        return await _with_election(controller, elector, stop, loop)
+
+
+async def _with_election(
+    controller: Controller,
+    elector: LeaderElector,
+    stop: asyncio.Event,
+    loop: asyncio.AbstractEventLoop,
+) -> int:
+    """Run the controller warm (informers on) and act only while leading; exit 1 if the lease
+    is lost, so the pod restarts clean, as client-go controllers do."""
+    stop_election = threading.Event()
+    lost = asyncio.Event()
+    controller.metrics.leader.set(0)
+
+    def stopped() -> None:
+        if not stop_election.is_set():
+            loop.call_soon_threadsafe(lost.set)
+
+    thread = threading.Thread(
+        target=elector.run,
+        args=(stop_election, lambda: loop.call_soon_threadsafe(controller.became_leader), stopped),
+        name="leader-election",
+        daemon=True,
+    )
+    thread.start()
+    halt = asyncio.Event()
+    watcher = asyncio.create_task(_first(stop, lost, halt))
+    try:
+        code = await controller.run(halt)
+    finally:
+        watcher.cancel()
+        stop_election.set()
+        await asyncio.to_thread(thread.join, 15)
+    if lost.is_set() and not stop.is_set():
+        log.error("lost the leader lease: exiting so a fresh replica takes over")
+        return 1
+    return code
+
+
+async def _first(stop: asyncio.Event, lost: asyncio.Event, halt: asyncio.Event) -> None:
+    waits = [asyncio.create_task(stop.wait()), asyncio.create_task(lost.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        halt.set()
+    finally:
+        for task in waits:
+            task.cancel()

@@ -1,0 +1,109 @@
+"""``kubereload explain KIND/NAME -n NS``: what a workload depends on, and what a change does.
+
+Reads the workload and the ConfigMaps/Secrets it may use (never printing their values), then
+prints each dependency, the reference it comes through (volume, env, envFrom), the objects it
+uses that do not count and why, subPath warnings, and whether the controller would roll it now.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+import httpx2 as httpx
+
+from kubereload.cli.common import ENV_HELP, add_kube_flags, apply_env
+from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
+from kubereload.kube.errors import ApiError
+from kubereload.rollout import api
+from kubereload.rollout.controller import SOURCE_RESOURCES
+from kubereload.rollout.explain import explain
+from kubereload.rollout.sources import SourceStore, summarize
+from kubereload.rollout.workloads import from_object
+
+log = logging.getLogger("kubereload.explain")
+
+KIND_NAMES = {
+    "deployment": "Deployment",
+    "deployments": "Deployment",
+    "deploy": "Deployment",
+    "statefulset": "StatefulSet",
+    "statefulsets": "StatefulSet",
+    "sts": "StatefulSet",
+    "daemonset": "DaemonSet",
+    "daemonsets": "DaemonSet",
+    "ds": "DaemonSet",
+    "rollout": "Rollout",
+    "rollouts": "Rollout",
+}
+
+
+def workload_ref(text: str) -> tuple[str, str]:
+    kind, sep, name = text.partition("/")
+    if not sep or not name or kind.lower() not in KIND_NAMES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected KIND/NAME with KIND deployment, statefulset, daemonset or rollout"
+        )
+    return KIND_NAMES[kind.lower()], name
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="show which ConfigMaps/Secrets a workload depends on and whether a change rolls it",
+        description=__doc__,
+        epilog=ENV_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("workload", type=workload_ref, metavar="KIND/NAME")
+    parser.add_argument("-n", "--namespace", metavar="NS", help="default: the context's")
+    parser.add_argument(
+        "--auto-reload-all",
+        action="store_true",
+        help="as the controller with --auto-reload-all",
+    )
+    add_kube_flags(parser)
+    apply_env(parser)
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        config = load_config(args.kubeconfig, args.context)
+    except KubeConfigError as err:
+        log.error("%s", err)
+        return 2
+    kind, name = args.workload
+    namespace = args.namespace or config.namespace
+    try:
+        text = asyncio.run(_explain(config, kind, namespace, name, args.auto_reload_all))
+    except (ApiError, httpx.HTTPError) as err:
+        log.error("reading from %s failed: %s", config.server, err)
+        return 1
+    if text is None:
+        log.error("%s %s/%s not found", kind, namespace, name)
+        return 1
+    sys.stdout.write(text)
+    return 0
+
+
+async def _explain(
+    config: ClusterConfig, kind: str, namespace: str, name: str, auto_all: bool
+) -> str | None:
+    async with async_client(config) as client:
+        obj = await api.get(client, api.WORKLOAD_RESOURCES[kind], namespace, name)
+        if obj is None:
+            return None
+        workload = from_object(kind, obj, auto_all=auto_all)
+        store = SourceStore()
+        refs = {(namespace, r.kind, r.name) for r in workload.refs} | workload.candidates()
+        for ref in sorted(refs):
+            source = await api.get(client, SOURCE_RESOURCES[ref[1]], ref[0], ref[2])
+            if source is not None:
+                keyed = workload.policy.keys is not None
+                store.set(ref, summarize(ref[1], source, with_keys=keyed))
+        text, _ = explain(workload, store)
+        return text

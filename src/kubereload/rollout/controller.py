@@ -1,0 +1,634 @@
+"""The rollout controller: informers feed the index and the digests; a worker rolls workloads.
+
+Every ConfigMap/Secret event marks the workloads that use it; a workload is rolled when its
+desired config hash differs from the one it carries (``decide``), released through storm control
+(``RolloutQueue``), and only while this replica leads. Workloads seen for the first time are
+adopted: their hash is recorded without a restart. After the first full sync, and whenever this
+replica becomes the leader, every workload is compared once: that finds changes made while no
+controller ran, and rolls nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx2 as httpx
+
+from kubereload.kube.errors import ApiError
+from kubereload.kube.informer import Informer, Key
+from kubereload.kube.resources import (
+    CONFIGMAPS,
+    DAEMONSETS,
+    DEPLOYMENTS,
+    NAMESPACES,
+    SECRETS,
+    STATEFULSETS,
+    Resource,
+)
+from kubereload.rollout import api
+from kubereload.rollout.decide import Action, Dependency, decide
+from kubereload.rollout.explain import sub_path_warnings
+from kubereload.rollout.patches import Patch, Strategy, Trigger, adopt_patch, rollout_patch
+from kubereload.rollout.refs import Kind
+from kubereload.rollout.sources import ObjRef, SourceState, SourceStore, obj_ref, summarize
+from kubereload.rollout.storm import RolloutQueue
+from kubereload.rollout.workloads import (
+    Workload,
+    WorkloadIndex,
+    WorkloadKey,
+    from_object,
+    keyed_refs,
+)
+from kubereload.server import HealthRegistry, Registry
+from kubereload.sync.status import InformerStatus
+
+log = logging.getLogger("kubereload.controller")
+
+SOURCE_RESOURCES: dict[Kind, Resource] = {"ConfigMap": CONFIGMAPS, "Secret": SECRETS}
+ADOPT_CONCURRENCY = 8
+ECHO_WAIT = 60.0  # seconds a written hash may take to come back through the watch
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``kubereload controller``'s flags set."""
+
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    ignore_namespaces: frozenset[str] = frozenset()
+    namespace_selector: str | None = None
+    resource_selector: str | None = None
+    auto_all: bool = False
+    strategy: Strategy = "annotations"
+    debounce: float = 1.0
+    max_concurrent: int | None = None
+    rate: float | None = 5.0
+    burst: int = 10
+    dry_run: bool = False
+    stall_timeout: float = 150.0
+    retry_delay: float = 10.0
+    rollout_timeout: float = 300.0  # with max_concurrent: longest a rollout holds its slot
+    argo_rollouts: bool | None = None  # None: if the API server serves them
+    identity: str = "kubereload"
+
+
+@dataclass
+class Metrics:
+    registry: Registry
+    rollouts: Any = field(init=False)
+    skipped: Any = field(init=False)
+    adoptions: Any = field(init=False)
+    latency: Any = field(init=False)
+    depth: Any = field(init=False)
+    in_flight: Any = field(init=False)
+    leader: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.rollouts = r.counter(
+            "rollouts_total", "Rollouts by workload kind and result.", ["kind", "result"]
+        )
+        self.skipped = r.counter(
+            "rollouts_skipped_total", "Workloads looked at and not rolled, by reason.", ["reason"]
+        )
+        self.adoptions = r.counter(
+            "adoptions_total", "Workloads whose hash was recorded without a rollout."
+        )
+        self.latency = r.histogram(
+            "change_to_patch_seconds",
+            "From a ConfigMap/Secret event to the workload's patch answered.",
+        )
+        self.depth = r.gauge("rollout_queue_depth", "Workloads waiting to roll.")
+        self.in_flight = r.gauge(
+            "rollouts_in_flight", "Rollouts in progress (patch sent, not yet done)."
+        )
+        self.leader = r.gauge("leader", "1 while this replica is the one that acts.")
+
+
+class _SourceHandler:
+    def __init__(self, controller: Controller, kind: Kind) -> None:
+        self.c, self.kind = controller, kind
+
+    def on_add(self, key: Key, state: SourceState) -> None:
+        self.c.source_changed((key[0], self.kind, key[1]), state)
+
+    def on_update(self, key: Key, old: SourceState, new: SourceState) -> None:
+        self.c.source_changed((key[0], self.kind, key[1]), new)
+
+    def on_delete(self, key: Key, old: SourceState) -> None:
+        self.c.source_changed((key[0], self.kind, key[1]), None)
+
+
+class _WorkloadHandler:
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+
+    def on_add(self, key: Key, workload: Workload) -> None:
+        self.c.workload_changed(workload.key, workload)
+
+    def on_update(self, key: Key, old: Workload, new: Workload) -> None:
+        self.c.workload_changed(new.key, new)
+
+    def on_delete(self, key: Key, old: Workload) -> None:
+        self.c.workload_changed(old.key, None)
+
+
+class _NamespaceHandler:
+    def __init__(self, controller: Controller) -> None:
+        self.c = controller
+
+    def on_add(self, key: Key, obj: str) -> None:
+        self.c.namespace_changed()
+
+    def on_update(self, key: Key, old: str, new: str) -> None:
+        return None
+
+    def on_delete(self, key: Key, old: str) -> None:
+        self.c.namespace_changed()
+
+
+def _namespace_name(obj: dict[str, Any]) -> str:
+    return str(obj["metadata"]["name"])
+
+
+class Controller:
+    """One replica of the controller. ``run`` until cancelled or leadership is lost."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        settings: Settings,
+        registry: Registry,
+        health: HealthRegistry,
+        *,
+        leading: Callable[[], bool] = lambda: True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.registry = registry
+        self.health = health
+        self.leading = leading
+        self.clock = clock
+        self.metrics = Metrics(registry)
+        self.store = SourceStore()
+        self.index = WorkloadIndex()
+        self.queue: RolloutQueue[WorkloadKey] = RolloutQueue(
+            debounce=settings.debounce,
+            max_concurrent=settings.max_concurrent,
+            rate=settings.rate,
+            burst=settings.burst,
+        )
+        self.active = asyncio.Event()  # set while this replica leads
+        self.synced = False
+        self._wake = asyncio.Event()
+        self._triggers: dict[WorkloadKey, set[tuple[Kind, str]]] = {}
+        self._changed_at: dict[WorkloadKey, float] = {}
+        self._warned: set[WorkloadKey] = set()
+        # hash last written to each workload, until the watch shows it: a late echo of an older
+        # write must not look like a workload that still needs rolling
+        self._written: dict[WorkloadKey, tuple[str, float]] = {}
+        # with max_concurrent: rollouts holding a slot until their status says done
+        self._rolling: dict[WorkloadKey, tuple[str, float | None, asyncio.TimerHandle]] = {}
+        self._adopting: dict[WorkloadKey, bool] = {}  # key -> a change came meanwhile
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._adopt_slots = asyncio.Semaphore(ADOPT_CONCURRENCY)
+        self.namespace_informer: Informer[str] | None = None
+        self.informers: list[Informer[Any]] = []
+
+    # -- informers -----------------------------------------------------------------------------
+    def _scopes(self) -> list[str | None]:
+        return list(self.settings.namespaces) or [None]
+
+    def _source_transform(self, kind: Kind) -> Callable[[dict[str, Any]], SourceState]:
+        store = self.store
+
+        def transform(obj: dict[str, Any]) -> SourceState:
+            ref = obj_ref(kind, obj)
+            try:
+                return summarize(kind, obj, with_keys=store.wants_keys(ref))
+            except ValueError as err:  # malformed base64: count the raw text, say so once
+                log.warning("%s %s/%s: %s", kind, ref[0], ref[2], err)
+                return summarize("ConfigMap", {"data": obj.get("data") or {}})
+
+        return transform
+
+    def _workload_transform(self, kind: str) -> Callable[[dict[str, Any]], Workload]:
+        auto_all = self.settings.auto_all
+        return lambda obj: from_object(kind, obj, auto_all=auto_all)
+
+    async def build_informers(self) -> list[Informer[Any]]:
+        s = self.settings
+        informers: list[Informer[Any]] = []
+        common: dict[str, Any] = {"stall_timeout": s.stall_timeout}
+        if s.namespace_selector:
+            self.namespace_informer = Informer(
+                self.client,
+                NAMESPACES,
+                _NamespaceHandler(self),
+                transform=_namespace_name,
+                label_selector=s.namespace_selector,
+                **common,
+            )
+            informers.append(self.namespace_informer)
+        kinds = [DEPLOYMENTS, STATEFULSETS, DAEMONSETS]
+        argo = s.argo_rollouts
+        if argo is None:
+            try:
+                argo = await api.served(self.client, api.ROLLOUTS)
+            except httpx.HTTPError:
+                argo = False
+        if argo:
+            kinds.append(api.ROLLOUTS)
+            log.info("Argo Rollouts found: watching rollouts too")
+        for scope in self._scopes():
+            for kind, resource in SOURCE_RESOURCES.items():
+                informers.append(
+                    Informer(
+                        self.client,
+                        resource,
+                        _SourceHandler(self, kind),
+                        transform=self._source_transform(kind),
+                        namespace=scope,
+                        label_selector=s.resource_selector,
+                        **common,
+                    )
+                )
+            for resource in kinds:
+                informers.append(
+                    Informer(
+                        self.client,
+                        resource,
+                        _WorkloadHandler(self),
+                        transform=self._workload_transform(resource.kind),
+                        namespace=scope,
+                        **common,
+                    )
+                )
+        self.informers = informers
+        return informers
+
+    # -- events --------------------------------------------------------------------------------
+    def allowed(self, namespace: str) -> bool:
+        if namespace in self.settings.ignore_namespaces:
+            return False
+        if self.namespace_informer is not None:
+            return self.namespace_informer.get(("", namespace)) is not None
+        return True
+
+    def source_changed(self, ref: ObjRef, state: SourceState | None) -> None:
+        changed = self.store.delete(ref) if state is None else self.store.set(ref, state)
+        if not (changed and self.synced):
+            return
+        now = self.clock()
+        for key in self.index.users(ref):
+            self._triggers.setdefault(key, set()).add((ref[1], ref[2]))
+            self._changed_at.setdefault(key, now)
+            self._consider(key)
+
+    def workload_changed(self, key: WorkloadKey, workload: Workload | None) -> None:
+        old = self.index.upsert(workload) if workload else self.index.remove(key)
+        before, after = keyed_refs(old), keyed_refs(workload)
+        for ref in after - before:
+            if self.store.keep_keys(ref):
+                self._spawn(self._refetch(ref))
+        for ref in before - after:
+            self.store.drop_keys(ref)
+        if workload is not None:
+            holding = self._rolling.get(key)
+            if holding and workload.current_hash == holding[0] and not workload.rolling:
+                self._finish(key)
+        if workload is None:
+            self._finish(key)
+            self.queue.forget(key)
+            self._triggers.pop(key, None)
+            self._changed_at.pop(key, None)
+            self._warned.discard(key)
+            self._written.pop(key, None)
+        elif self.synced:
+            self._consider(key)
+
+    def namespace_changed(self) -> None:
+        if self.synced:
+            self.full_pass()
+
+    def _view(self, workload: Workload) -> Workload:
+        """The workload with the hash this replica last wrote to it, until the watch shows that
+        write: a late echo of an older write, or a change racing a write, is then judged
+        against what the workload carries now, never against an older view."""
+        written = self._written.get(workload.key)
+        if written is None:
+            return workload
+        if workload.current_hash == written[0] or self.clock() - written[1] > ECHO_WAIT:
+            del self._written[workload.key]
+            return workload
+        return replace(workload, template_hash=written[0])
+
+    def _consider(self, key: WorkloadKey) -> Action | None:
+        """Queue a workload if it needs a rollout; adopt it at once if it is new."""
+        workload = self.index.get(key)
+        if workload is None or not self.allowed(workload.namespace):
+            return None
+        decision = decide(self._view(workload), self.store)
+        if decision.action is Action.ROLL:
+            self.queue.mark(key, self.clock())
+            self._wake.set()
+        elif decision.action is Action.ADOPT and self.active.is_set() and decision.desired:
+            self._start_adopt(key, decision.desired)
+        else:
+            self._triggers.pop(key, None)
+            self._changed_at.pop(key, None)
+        return decision.action
+
+    def full_pass(self) -> None:
+        """Compare every workload once (after the first sync, and on becoming the leader)."""
+        counts = dict.fromkeys(Action, 0)
+        for workload in list(self.index.all()):
+            if workload.policy.active:
+                action = self._consider(workload.key)
+                if action is not None:
+                    counts[action] += 1
+        log.info(
+            "compared %d workloads: %d to roll, %d new (hash recorded), %d unchanged",
+            sum(counts.values()),
+            counts[Action.ROLL],
+            counts[Action.ADOPT],
+            counts[Action.NONE],
+        )
+
+    async def _refetch(self, ref: ObjRef) -> None:
+        """Read an object again to get its per-key digests (a workload filters it by key)."""
+        ns, kind, name = ref
+        try:
+            obj = await api.get(self.client, SOURCE_RESOURCES[kind], ns, name)
+        except (ApiError, httpx.HTTPError) as err:
+            log.warning("reading %s %s/%s for its keys failed: %s", kind, ns, name, err)
+            return
+        if obj is not None and self.store.wants_keys(ref):
+            self.store.set(ref, self._source_transform(kind)(obj))
+            if self.synced:
+                for key in self.index.users(ref):
+                    self._consider(key)
+
+    # -- acting --------------------------------------------------------------------------------
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def became_leader(self) -> None:
+        log.info("leading: comparing every workload")
+        self.metrics.leader.set(1)
+        self.active.set()
+        if self.synced:
+            self.full_pass()
+
+    def mark_synced(self) -> None:
+        self.synced = True
+        log.info(
+            "first sync done: %d ConfigMaps/Secrets, %d workloads", len(self.store), len(self.index)
+        )
+        self.full_pass()
+
+    async def _write(self, workload: Workload, body: Patch) -> None:
+        resource = api.WORKLOAD_RESOURCES[workload.kind]
+        await api.patch(self.client, resource, workload.namespace, workload.name, body)
+
+    async def _event(
+        self, workload: Workload, reason: str, message: str, warning: bool = False
+    ) -> None:
+        if self.settings.dry_run:
+            return
+        body = api.event_body(
+            workload.kind,
+            workload.namespace,
+            workload.name,
+            reason=reason,
+            message=message,
+            warning=warning,
+            instance=self.settings.identity,
+        )
+        try:
+            await api.post_event(self.client, body)
+        except (ApiError, httpx.HTTPError) as err:
+            log.warning("event on %s %s/%s failed: %s", *workload.key, err)
+
+    def _start_adopt(self, key: WorkloadKey, first: str) -> None:
+        """Adopt a workload with the hash of its first sight (what its pods run), one write at
+        a time per workload; a change that comes meanwhile is judged after the write."""
+        if key in self._adopting:
+            self._adopting[key] = True
+            return
+        self._adopting[key] = False
+        self._spawn(self._adopt(key, first))
+
+    async def _adopt(self, key: WorkloadKey, first: str) -> None:
+        try:
+            await self._adopt_once(key, first)
+        finally:
+            if self._adopting.pop(key, False):
+                self._consider(key)
+
+    async def _adopt_once(self, key: WorkloadKey, first: str) -> None:
+        async with self._adopt_slots:
+            workload = self.index.get(key)
+            if workload is None or not self.leading():
+                return
+            decision = decide(self._view(workload), self.store)
+            if decision.action is Action.ROLL:  # a change came while it waited: roll it
+                self.queue.mark(key, self.clock())
+                self._wake.set()
+                return
+            if decision.action is not Action.ADOPT:
+                return
+            what = f"{workload.kind} {workload.namespace}/{workload.name}"
+            if self.settings.dry_run:
+                log.info("dry-run: would record config hash %s on %s", first, what)
+            else:
+                try:
+                    await self._write(workload, adopt_patch(first))
+                except (ApiError, httpx.HTTPError) as err:
+                    delay = self.settings.retry_delay
+                    log.warning(
+                        "recording the hash on %s failed: %s; retry in %gs", what, err, delay
+                    )
+                    asyncio.get_running_loop().call_later(delay, self._retry, key)
+                    return
+                self._written[key] = (first, self.clock())
+                log.info("adopted %s: config hash %s recorded, nothing rolled", what, first)
+            self.metrics.adoptions.inc()
+            current = self.index.get(key)
+            if current is workload:
+                self.index.upsert(replace(workload, baseline_hash=first))
+            await self._warn_sub_path(workload)
+
+    async def _warn_sub_path(self, workload: Workload) -> None:
+        if workload.key in self._warned:
+            return
+        self._warned.add(workload.key)
+        for message in sub_path_warnings(workload):
+            log.warning("%s %s/%s: %s", *workload.key, message)
+            await self._event(workload, "SubPathMount", message, warning=True)
+
+    def _trigger_list(
+        self, workload: Workload, deps: list[Dependency], changed: set[tuple[Kind, str]]
+    ) -> list[Trigger]:
+        chosen = [d for d in deps if (d.kind, d.name) in changed] or deps
+        out = []
+        for dep in chosen:
+            state = self.store.get((workload.namespace, dep.kind, dep.name))
+            digest = state.digest.hex() if state is not None else "absent"
+            out.append(Trigger(dep.kind, workload.namespace, dep.name, digest))
+        return out
+
+    def _finish(self, key: WorkloadKey) -> None:
+        """A rollout that held a slot is done (its status says so, or it timed out)."""
+        holding = self._rolling.pop(key, None)
+        if holding is not None:
+            holding[2].cancel()
+            self.queue.done(key, self.clock(), holding[1])
+            self._wake.set()
+
+    def _hold(self, key: WorkloadKey, desired: str, pause: float | None) -> None:
+        handle = asyncio.get_running_loop().call_later(
+            self.settings.rollout_timeout, self._finish, key
+        )
+        self._rolling[key] = (desired, pause, handle)
+
+    async def _roll(self, key: WorkloadKey) -> None:
+        pause: float | None = None
+        held = False
+        result = "skipped"
+        workload = self.index.get(key)
+        try:
+            if workload is None:
+                self.metrics.skipped.inc(reason="gone")
+                return
+            decision = decide(self._view(workload), self.store)
+            if decision.action is not Action.ROLL or decision.desired is None:
+                self.metrics.skipped.inc(reason="unchanged")
+                if decision.action is Action.ADOPT and decision.desired:
+                    self._start_adopt(key, decision.desired)
+                return
+            if not self.leading():
+                # not leading (renewal late): check again in a second; a new leader compares all
+                self.queue.mark(key, self.clock() + 1.0)
+                return
+            changed = self._triggers.pop(key, set())
+            started = self._changed_at.pop(key, None)  # before the write: its echo clears it
+            triggers = self._trigger_list(workload, decision.deps, changed)
+            names = ", ".join(f"{t.kind} {t.name}" for t in triggers[:5])
+            because = f"{names} changed" if changed else f"{names} changed while no controller ran"
+            what = f"{workload.kind} {workload.namespace}/{workload.name}"
+            body = rollout_patch(
+                workload.kind,
+                decision.desired,
+                strategy=self.settings.strategy,
+                triggers=triggers,
+                containers=list(workload.containers),
+            )
+            if self.settings.dry_run:
+                log.info("dry-run: would roll %s because %s", what, because)
+                result = "dry_run"
+            else:
+                await self._write(workload, body)
+                self._written[key] = (decision.desired, self.clock())
+                log.info("rolled %s because %s (config hash %s)", what, because, decision.desired)
+                result = "success"
+            if workload.kind == "Rollout":
+                rolled = replace(workload, baseline_hash=decision.desired)
+            else:
+                rolled = replace(workload, template_hash=decision.desired)
+            if self.index.get(key) is workload:
+                self.index.upsert(rolled)
+            if started is not None and result == "success":
+                self.metrics.latency.observe(self.clock() - started)
+            pause = workload.policy.pause_period
+            if result == "success" and self.settings.max_concurrent and workload.kind != "Rollout":
+                self._hold(key, decision.desired, pause)
+                held = True
+            await self._event(workload, "Reloaded", f"rolled because {because}")
+            await self._warn_sub_path(workload)
+        except ApiError as err:
+            if err.code == 404:
+                self.metrics.skipped.inc(reason="gone")
+                return
+            result = "failure"
+            await self._failed(key, workload, str(err))
+        except httpx.HTTPError as err:
+            result = "failure"
+            await self._failed(key, workload, f"{type(err).__name__}: {err}")
+        finally:
+            if workload is not None and result != "skipped":
+                self.metrics.rollouts.inc(kind=workload.kind, result=result)
+            if not held:
+                self.queue.done(key, self.clock(), pause)
+            self._wake.set()
+
+    async def _failed(self, key: WorkloadKey, workload: Workload | None, reason: str) -> None:
+        delay = self.settings.retry_delay
+        log.error("rolling %s %s/%s failed: %s; retrying in %gs", *key, reason, delay)
+        if workload is not None:
+            await self._event(workload, "ReloadFailed", f"rollout failed: {reason}", warning=True)
+        loop = asyncio.get_running_loop()
+        loop.call_later(delay, self._retry, key)
+
+    def _retry(self, key: WorkloadKey) -> None:
+        self._consider(key)
+
+    async def worker(self) -> None:
+        """Release queued workloads under the storm limits, while leading."""
+        while True:
+            await self.active.wait()
+            now = self.clock()
+            key = self.queue.pop_ready(now)
+            self.metrics.depth.set(self.queue.depth)
+            self.metrics.in_flight.set(self.queue.in_flight)
+            if key is not None:
+                self._spawn(self._roll(key))
+                continue
+            wake_at = self.queue.next_wakeup(now)
+            self._wake.clear()
+            timeout = None if wake_at is None else max(0.0, wake_at - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def run(self, stop: asyncio.Event) -> int:
+        """Watch and roll until ``stop`` is set (0) or an informer dies of a bug (1)."""
+        informers = await self.build_informers()
+        status = InformerStatus(informers, self.registry, self.health)
+        tasks = [asyncio.create_task(i.run(), name=i.name) for i in informers]
+        tasks.append(asyncio.create_task(status.run(), name="status"))
+        tasks.append(asyncio.create_task(self.worker(), name="worker"))
+        stopping = asyncio.create_task(stop.wait())
+        synced = asyncio.create_task(_all_synced(informers))
+        watched: set[asyncio.Task[Any]] = {stopping, synced, *tasks}
+        code = 0
+        try:
+            while not stopping.done():
+                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+                if synced in done:
+                    watched.discard(synced)
+                    self.mark_synced()
+                    status.refresh()
+                crashed = [t for t in done if t in tasks]
+                for task in crashed:
+                    log.error("%s stopped", task.get_name(), exc_info=task.exception())
+                    code = 1
+                if crashed:
+                    break
+        finally:
+            pending = [*tasks, synced, stopping, *self._tasks]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        return code
+
+
+async def _all_synced(informers: list[Informer[Any]]) -> None:
+    await asyncio.gather(*(i.synced.wait() for i in informers))

@@ -1,0 +1,91 @@
+"""``kubereload explain``: which objects a workload depends on, through what, and what would happen.
+
+Also the text of the warning Event for ``subPath`` mounts, which never see updates.
+"""
+
+from __future__ import annotations
+
+from kubereload.rollout.annotations import Policy
+from kubereload.rollout.decide import Action, Decision, decide
+from kubereload.rollout.refs import Kind, Reference
+from kubereload.rollout.sources import SourceStore
+from kubereload.rollout.workloads import Workload
+
+
+def describe_policy(policy: Policy) -> str:
+    parts: list[str] = []
+    if policy.auto_configmaps and policy.auto_secrets:
+        parts.append("auto (ConfigMaps and Secrets)")
+    elif policy.auto_configmaps:
+        parts.append("auto (ConfigMaps)")
+    elif policy.auto_secrets:
+        parts.append("auto (Secrets)")
+    if policy.configmaps:
+        parts.append("ConfigMaps " + ", ".join(sorted(policy.configmaps)))
+    if policy.secrets:
+        parts.append("Secrets " + ", ".join(sorted(policy.secrets)))
+    if policy.search:
+        parts.append("search (objects with the match annotation)")
+    if policy.keys is not None:
+        parts.append("only keys " + ", ".join(sorted(policy.keys)))
+    if policy.pause_period:
+        parts.append(f"pause period {policy.pause_period:g}s")
+    return "; ".join(parts) if parts else "none"
+
+
+def sub_path_warnings(workload: Workload) -> list[str]:
+    """One message per ConfigMap/Secret mounted by subPath (for a Warning Event and explain)."""
+    seen: set[tuple[Kind, str]] = set()
+    out: list[str] = []
+    for ref in workload.refs:
+        if ref.sub_path and (ref.kind, ref.name) not in seen:
+            seen.add((ref.kind, ref.name))
+            out.append(
+                f"{ref.kind} {ref.name} is mounted with subPath ({ref.via}): the kubelet never "
+                "updates such a file in place; only a rollout brings a change to the pod"
+            )
+    return out
+
+
+def _vias(refs: tuple[Reference, ...], kind: Kind, name: str) -> str:
+    vias = [
+        r.via + (f" (key {r.key})" if r.key else "")
+        for r in refs
+        if (r.kind, r.name) == (kind, name)
+    ]
+    return "; ".join(vias) if vias else "not referenced by the pod template"
+
+
+def explain(workload: Workload, store: SourceStore) -> tuple[str, Decision]:
+    """A report for people, and the decision it describes."""
+    decision = decide(workload, store)
+    ns = workload.namespace
+    lines = [
+        f"{workload.kind} {ns}/{workload.name}",
+        f"  reload annotations: {describe_policy(workload.policy)}",
+    ]
+    lines += [f"  problem: {p}" for p in workload.policy.problems]
+    lines.append("  depends on:" if decision.deps else "  depends on: nothing")
+    for dep in decision.deps:
+        state = "present" if store.get((ns, dep.kind, dep.name)) is not None else "absent"
+        lines.append(f"    {dep.kind} {dep.name} [{state}] - {dep.reason}")
+        lines.append(f"      through: {_vias(workload.refs, dep.kind, dep.name)}")
+    if decision.ignored:
+        lines.append("  used but not counted:")
+        for item in decision.ignored:
+            lines.append(f"    {item.kind} {item.name} - {item.reason}")
+    for warning in sub_path_warnings(workload):
+        lines.append(f"  warning: {warning}")
+    lines.append(f"  config hash on the workload: {workload.current_hash or 'none'}")
+    if decision.desired:
+        lines.append(f"  config hash wanted:          {decision.desired}")
+    verdict = {
+        Action.NONE: "no rollout",
+        Action.ADOPT: "no rollout; the hash would be recorded",
+        Action.ROLL: "it would roll now",
+    }[decision.action]
+    lines.append(f"  now: {verdict} ({decision.reason})")
+    if decision.deps:
+        what = "a change to one of the keys listed" if workload.policy.keys else "a change"
+        lines.append(f"  later: {what} in any object it depends on rolls it once")
+    return "\n".join(lines) + "\n", decision

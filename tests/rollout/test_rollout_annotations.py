@@ -1,0 +1,101 @@
+"""Reloader's annotations and kubereload's own ones mean the same thing."""
+
+import pytest
+
+from kubereload.rollout.annotations import (
+    SourceFlags,
+    parse_duration,
+    parse_policy,
+    parse_source_flags,
+)
+
+
+@pytest.mark.parametrize(
+    ("annotations", "cms", "secrets"),
+    [
+        ({"reloader.stakater.com/auto": "true"}, True, True),
+        ({"kubereload.io/auto": "True"}, True, True),
+        ({"configmap.reloader.stakater.com/auto": "true"}, True, False),
+        ({"kubereload.io/auto-configmaps": "true"}, True, False),
+        ({"secret.reloader.stakater.com/auto": "true"}, False, True),
+        ({"kubereload.io/auto-secrets": "true"}, False, True),
+        ({"reloader.stakater.com/auto": "false"}, False, False),
+        ({}, False, False),
+    ],
+)
+def test_auto_annotations(annotations: dict[str, str], cms: bool, secrets: bool) -> None:
+    policy = parse_policy(annotations, "Deployment")
+    assert (policy.auto_configmaps, policy.auto_secrets) == (cms, secrets)
+    assert policy.active == (cms or secrets)
+
+
+def test_auto_reload_all_flag_makes_every_workload_auto() -> None:
+    policy = parse_policy({}, "StatefulSet", auto_all=True)
+    assert policy.auto_configmaps and policy.auto_secrets
+
+
+def test_reload_lists_from_both_spellings_are_merged() -> None:
+    policy = parse_policy(
+        {
+            "configmap.reloader.stakater.com/reload": "a, b,,",
+            "kubereload.io/configmaps": "c",
+            "secret.reloader.stakater.com/reload": "s1",
+            "kubereload.io/secrets": "s2 , s1",
+        },
+        "DaemonSet",
+    )
+    assert policy.configmaps == {"a", "b", "c"}
+    assert policy.secrets == {"s1", "s2"}
+    assert policy.active and not policy.auto_configmaps
+
+
+def test_search_keys_and_pause() -> None:
+    policy = parse_policy(
+        {
+            "reloader.stakater.com/search": "true",
+            "kubereload.io/keys": "app.yaml, level",
+            "kubereload.io/pause-period": "1m30s",
+        },
+        "StatefulSet",
+    )
+    assert policy.search and policy.active
+    assert policy.keys == {"app.yaml", "level"}
+    assert policy.pause_period == 90.0
+    assert policy.problems == ()
+
+
+def test_reloader_pause_annotation_applies_to_deployments_only() -> None:
+    ann = {"deployment.reloader.stakater.com/pause-period": "5m"}
+    assert parse_policy(ann, "Deployment").pause_period == 300.0
+    assert parse_policy(ann, "StatefulSet").pause_period is None
+
+
+def test_bad_values_are_reported_not_fatal() -> None:
+    policy = parse_policy(
+        {"kubereload.io/pause-period": "soon", "kubereload.io/keys": " , "}, "Deployment"
+    )
+    assert policy.pause_period is None and policy.keys is None
+    assert len(policy.problems) == 2
+    assert "soon" in policy.problems[1] or "soon" in policy.problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25), ("1.5h", 5400.0)],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "m5", "5 m", "5x", "1h-3m"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_source_flags() -> None:
+    assert parse_source_flags({}) == SourceFlags()
+    assert parse_source_flags({"reloader.stakater.com/ignore": "true"}).ignore
+    assert parse_source_flags({"kubereload.io/ignore": "true"}).ignore
+    assert parse_source_flags({"reloader.stakater.com/match": "true"}).match
+    assert parse_source_flags({"kubereload.io/match": "true"}) == SourceFlags(match=True)

@@ -1,0 +1,459 @@
+"""`kubereload controller` against the test API server: the user-visible behaviour end to end."""
+
+from __future__ import annotations
+
+import random
+import signal
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from rollout_helpers import (
+    ControllerProcess,
+    baseline_hash,
+    cm_volume,
+    configmap,
+    rollouts,
+    secret,
+    template_hash,
+    update_data,
+    wait_until,
+    workload,
+)
+
+from kubeapi.server import KubeAPIServer
+from kubereload.rollout.decide import decide
+from kubereload.rollout.sources import SourceStore, obj_ref
+from kubereload.rollout.workloads import from_object
+
+AUTO = {"reloader.stakater.com/auto": "true"}
+Start = Callable[..., ControllerProcess]
+
+
+def test_change_rolls_once_and_restart_rolls_nothing(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("app", {"level": "info"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("app")))
+    api.create(workload("plain", {}, volumes=cm_volume("app")))
+    first = controllers("--debounce", "0s")
+    first.synced()
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    assert rollouts(api, "web") == 0
+
+    update_data(api, "ConfigMap", "app", {"level": "debug"})
+    wait_until(lambda: rollouts(api, "web") == 1, what="rollout")
+    rolled = template_hash(api, "web")  # patched before the Event is posted
+    assert rolled and rolled != baseline_hash(api, "web")
+    assert rollouts(api, "plain") == 0 and baseline_hash(api, "plain") is None
+    first.wait_for("rolled Deployment default/web because ConfigMap app changed")
+    assert first.stop() == 0
+
+    second = controllers("--debounce", "0s")
+    second.synced()
+    second.wait_for(r"compared 1 workloads: 0 to roll, 0 new")
+    assert rollouts(api, "web") == 1
+
+
+def desired(api: KubeAPIServer, name: str, kind: str = "Deployment") -> str | None:
+    """The hash the controller should converge to, computed from the server's objects."""
+    store = SourceStore()
+    for obj in api.list("v1", "ConfigMap", "default"):
+        store.keep_keys(obj_ref("ConfigMap", obj))
+        store.put("ConfigMap", obj)
+    for obj in api.list("v1", "Secret", "default"):
+        store.keep_keys(obj_ref("Secret", obj))
+        store.put("Secret", obj)
+    obj = api.get("apps/v1", kind, "default", name)
+    assert obj is not None
+    return decide(from_object(kind, obj), store).desired
+
+
+def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: Start) -> None:
+    for name in ("vol", "proj", "env", "envfrom", "init", "named", "found", "nomatch", "ign"):
+        api.create(configmap(name, {"k": "1", "other": "1"}))
+    api.create(configmap("ignored", {"k": "1"}, **{"reloader.stakater.com/ignore": "true"}))
+    api.create(secret("sec", {"password": "p1"}))
+    api.create(configmap("matched", {"k": "1"}, **{"reloader.stakater.com/match": "true"}))
+    cases = {
+        "w-volume": (AUTO, {"volumes": cm_volume("vol")}, "Deployment"),
+        "w-projected": (
+            AUTO,
+            {
+                "volumes": [
+                    {"name": "p", "projected": {"sources": [{"configMap": {"name": "proj"}}]}}
+                ]
+            },
+            "StatefulSet",
+        ),
+        "w-env": (
+            {"configmap.reloader.stakater.com/auto": "true"},
+            {
+                "container": {
+                    "env": [
+                        {"name": "K", "valueFrom": {"configMapKeyRef": {"name": "env", "key": "k"}}}
+                    ]
+                }
+            },
+            "DaemonSet",
+        ),
+        "w-envfrom": (
+            {"kubereload.io/auto": "true"},
+            {"container": {"envFrom": [{"configMapRef": {"name": "envfrom"}}]}},
+            "Deployment",
+        ),
+        "w-init": (AUTO, {"init": {"envFrom": [{"configMapRef": {"name": "init"}}]}}, "Deployment"),
+        "w-named": ({"configmap.reloader.stakater.com/reload": "named"}, {}, "Deployment"),
+        "w-secret": (
+            {"secret.reloader.stakater.com/auto": "true"},
+            {"volumes": [{"name": "s", "secret": {"secretName": "sec"}}]},
+            "Deployment",
+        ),
+        "w-search": (
+            {"reloader.stakater.com/search": "true"},
+            {"volumes": [*cm_volume("matched"), {"name": "n", "configMap": {"name": "nomatch"}}]},
+            "Deployment",
+        ),
+        "w-ignore": (AUTO, {"volumes": cm_volume("ignored")}, "Deployment"),
+        "w-keys": (
+            {**AUTO, "kubereload.io/keys": "k"},
+            {"volumes": cm_volume("found")},
+            "Deployment",
+        ),
+        "w-secret-only-auto": (
+            {"secret.reloader.stakater.com/auto": "true"},
+            {"volumes": cm_volume("ign")},
+            "Deployment",
+        ),
+    }
+    for name, (ann, parts, kind) in cases.items():
+        api.create(workload(name, ann, kind=kind, **parts))  # type: ignore[arg-type]
+    ctl = controllers("--debounce", "0s", "--rate-limit", "0")
+    ctl.synced()
+    kinds = {name: kind for name, (_, _, kind) in cases.items()}
+    for name in (
+        "w-volume",
+        "w-projected",
+        "w-env",
+        "w-envfrom",
+        "w-init",
+        "w-named",
+        "w-secret",
+        "w-search",
+        "w-keys",
+    ):
+        wait_until(lambda n=name: baseline_hash(api, n, kinds[n]), what=f"adoption of {name}")
+
+    # the other key of "found" changes: w-keys must not roll
+    update_data(api, "ConfigMap", "found", {"k": "1", "other": "2"})
+    for name in ("vol", "proj", "env", "envfrom", "init", "named", "nomatch", "ign", "ignored"):
+        update_data(api, "ConfigMap", name, {"k": "2", "other": "1"})
+    update_data(api, "ConfigMap", "matched", {"k": "2"})
+    update_data(api, "Secret", "sec", {"password": "p2"})
+    rolled = {
+        "w-volume",
+        "w-projected",
+        "w-env",
+        "w-envfrom",
+        "w-init",
+        "w-named",
+        "w-secret",
+        "w-search",
+    }
+    for name in rolled:
+        wait_until(lambda n=name: rollouts(api, n) == 1, what=f"rollout of {name}")
+        assert template_hash(api, name, kinds[name]) == desired(api, name, kinds[name])
+    # a key that counts changes: now w-keys rolls, once
+    update_data(api, "ConfigMap", "found", {"k": "2", "other": "2"})
+    wait_until(lambda: rollouts(api, "w-keys") == 1, what="rollout of w-keys")
+    ctl.wait_for("rolled Deployment default/w-keys")
+    for name in set(cases) - rolled - {"w-keys"}:
+        assert rollouts(api, name) == 0, name
+        assert template_hash(api, name, kinds[name]) is None
+    assert ctl.log.count("rolled ") == len(rolled) + 1
+
+
+def test_change_made_while_down_is_rolled_at_start(api: KubeAPIServer, controllers: Start) -> None:
+    for name in ("a", "b"):
+        api.create(configmap(name, {"k": "1"}))
+        api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
+    first = controllers("--debounce", "0s")
+    first.synced()
+    wait_until(lambda: baseline_hash(api, "w-a") and baseline_hash(api, "w-b"))
+    assert first.stop() == 0
+    update_data(api, "ConfigMap", "a", {"k": "2"})  # nobody is watching
+    second = controllers("--debounce", "0s")
+    second.wait_for(r"compared 2 workloads: 1 to roll, 0 new \(hash recorded\), 1 unchanged")
+    wait_until(lambda: rollouts(api, "w-a") == 1)
+    second.wait_for("rolled Deployment default/w-a because ConfigMap a changed while no controller")
+    assert template_hash(api, "w-a") == desired(api, "w-a")
+    assert rollouts(api, "w-b") == 0
+
+
+def test_changes_within_debounce_coalesce(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("a", {"k": "0"}))
+    api.create(secret("s", {"k": "0"}))
+    api.create(
+        workload(
+            "web",
+            AUTO,
+            volumes=[*cm_volume("a"), {"name": "s", "secret": {"secretName": "s"}}],
+        )
+    )
+    ctl = controllers("--debounce", "1s")
+    ctl.synced()
+    wait_until(lambda: baseline_hash(api, "web"))
+    for i in range(1, 6):
+        update_data(api, "ConfigMap", "a", {"k": str(i)})
+        update_data(api, "Secret", "s", {"k": str(i)})
+    wait_until(lambda: rollouts(api, "web") == 1)
+    assert template_hash(api, "web") == desired(api, "web")
+    # the controller's own view: exactly one rollout, nothing left waiting
+    ctl.wait_for(
+        r"rolled Deployment default/web because "
+        r"(ConfigMap a|Secret s), (ConfigMap a|Secret s) changed"
+    )
+    assert ctl.log.count("rolled Deployment default/web") == 1
+
+
+def test_rate_limit_spreads_rollouts(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("shared", {"k": "1"}))
+    names = [f"w{i}" for i in range(6)]
+    for name in names:
+        api.create(workload(name, AUTO, volumes=cm_volume("shared")))
+    ctl = controllers("--debounce", "0s", "--rate-limit", "4", "--rate-burst", "1")
+    ctl.synced()
+    wait_until(lambda: all(baseline_hash(api, n) for n in names))
+    update_data(api, "ConfigMap", "shared", {"k": "2"})
+    wait_until(lambda: all(rollouts(api, n) == 1 for n in names), timeout=20)
+    times = sorted(
+        datetime.fromisoformat(line[:23] + "+00:00")
+        for line in ctl.lines
+        if "rolled Deployment" in line
+    )
+    assert len(times) == 6
+    # 1 at once, then 4 per second: the 6th no sooner than 1.25 s after the first
+    assert (times[-1] - times[0]).total_seconds() >= 1.1
+
+
+def test_pause_period_holds_a_second_rollout(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("a", {"k": "1"}))
+    api.create(
+        workload("web", {**AUTO, "kubereload.io/pause-period": "2s"}, volumes=cm_volume("a"))
+    )
+    ctl = controllers("--debounce", "0s", "--rate-limit", "0")
+    ctl.synced()
+    wait_until(lambda: baseline_hash(api, "web"))
+    update_data(api, "ConfigMap", "a", {"k": "2"})
+    wait_until(lambda: rollouts(api, "web") == 1)
+    update_data(api, "ConfigMap", "a", {"k": "3"})
+    update_data(api, "ConfigMap", "a", {"k": "4"})
+    wait_until(lambda: rollouts(api, "web") == 2, timeout=10)
+    times = [
+        datetime.fromisoformat(line[:23] + "+00:00")
+        for line in ctl.lines
+        if "rolled Deployment default/web" in line
+    ]
+    assert (times[1] - times[0]).total_seconds() >= 1.9
+    assert template_hash(api, "web") == desired(api, "web")
+
+
+def lease_holder(api: KubeAPIServer) -> str:
+    lease = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
+    return str((lease or {}).get("spec", {}).get("holderIdentity") or "")
+
+
+def test_leader_handover_with_one_killed(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("a", {"k": "1"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("a")))
+    election = ("--leader-elect", "--lease-duration", "2s", "--renew-deadline", "1500ms")
+    flags = ("--debounce", "0s", *election, "--retry-period", "200ms")
+    one, two = controllers(*flags), controllers(*flags)
+    holder = wait_until(lambda: lease_holder(api), what="a leader")
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    one.synced()
+    two.synced()
+    leader, standby = (one, two) if holder in one.log else (two, one)
+    leader.wait_for(f"{holder} is the leader")
+    assert "is the leader" not in standby.log
+    update_data(api, "ConfigMap", "a", {"k": "2"})
+    wait_until(lambda: rollouts(api, "web") == 1)
+
+    leader.stop(signal.SIGKILL)  # no release: the standby must wait the lease out
+    update_data(api, "ConfigMap", "a", {"k": "3"})
+    new = wait_until(lambda: lease_holder(api) not in ("", holder) and lease_holder(api))
+    assert new in standby.log
+    wait_until(lambda: rollouts(api, "web") == 2, timeout=10)
+    assert template_hash(api, "web") == desired(api, "web")
+    lease = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
+    assert lease is not None and lease["spec"]["leaseTransitions"] == 1
+    # the standby that took over rolled it once, the dead leader never saw the change
+    assert standby.log.count("rolled Deployment default/web") == 1
+    assert standby.stop() == 0
+    released = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
+    assert released is not None and released["spec"]["holderIdentity"] == ""
+
+
+def test_disconnects_and_410_lose_nothing(api: KubeAPIServer, controllers: Start) -> None:
+    names = [f"c{i}" for i in range(12)]
+    for name in names:
+        api.create(configmap(name, {"k": "0"}))
+        api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
+    ctl = controllers("--debounce", "0s", "--rate-limit", "0", "--stall-timeout", "1s")
+    ctl.synced()
+    wait_until(lambda: all(baseline_hash(api, f"w-{n}") for n in names))
+    rng = random.Random(5)
+    changed: set[str] = set()
+    for round_ in range(1, 9):
+        for name in rng.sample(names, 4):
+            update_data(api, "ConfigMap", name, {"k": str(round_)})
+            changed.add(name)
+        fault = round_ % 4
+        if fault == 0:
+            api.drop_watches()
+        elif fault == 1:
+            api.expire_history()
+            api.drop_watches()
+        elif fault == 2:
+            api.stall_watches()
+        else:
+            api.unstall_watches()
+    api.unstall_watches()
+    for name in names:
+        try:
+            wait_until(
+                lambda n=name: (
+                    template_hash(api, f"w-{n}") == desired(api, f"w-{n}")
+                    and rollouts(api, f"w-{n}")
+                    if n in changed
+                    else rollouts(api, f"w-{n}") == 0
+                ),
+                timeout=30,
+                what=f"w-{name} converged",
+            )
+        except AssertionError as err:
+            raise AssertionError(f"{err}; controller log:\n{ctl.log[-6000:]}") from None
+    for name in changed:  # a rollout per change at most, never one twice
+        assert 1 <= rollouts(api, f"w-{name}") <= 8
+    assert not {n for n in names if n not in changed and template_hash(api, f"w-{n}")}
+
+
+def in_namespace(obj: dict[str, Any], namespace: str, **labels: str) -> dict[str, Any]:
+    obj["metadata"]["namespace"] = namespace
+    obj["metadata"]["labels"] = labels
+    return obj
+
+
+def test_namespace_and_resource_selection(api: KubeAPIServer, controllers: Start) -> None:
+    for ns in ("shop", "ops", "lab"):
+        api.create(in_namespace(configmap("a", {"k": "1"}), ns, team="x"))
+        api.create(in_namespace(configmap("b", {"k": "1"}), ns))
+        api.create(in_namespace(workload("web", AUTO, volumes=cm_volume("a")), ns))
+        api.create(in_namespace(workload("other", AUTO, volumes=cm_volume("b")), ns))
+    ctl = controllers(
+        "--namespace",
+        "shop",
+        "--namespace",
+        "ops",
+        "--ignore-namespace",
+        "ops",
+        "--resource-selector",
+        "team=x",
+        "--debounce",
+        "0s",
+    )
+    ctl.synced()
+
+    def meta_hash(ns: str, name: str) -> str | None:
+        obj = api.get("apps/v1", "Deployment", ns, name)
+        assert obj is not None
+        return (obj["metadata"].get("annotations") or {}).get("kubereload.io/config-hash")
+
+    wait_until(lambda: meta_hash("shop", "web"), what="adoption in shop")
+    for ns in ("shop", "ops", "lab"):
+        cm = api.get("v1", "ConfigMap", ns, "a")
+        other = api.get("v1", "ConfigMap", ns, "b")
+        assert cm is not None and other is not None
+        cm["data"], other["data"] = {"k": "2"}, {"k": "2"}
+        api.update(cm)
+        api.update(other)
+    ctl.wait_for("rolled Deployment shop/web because ConfigMap a changed")
+    # ops is ignored, lab is not watched, and "b" lacks the label: only shop/web rolled
+    assert ctl.log.count("rolled ") == 1
+    assert meta_hash("ops", "web") is None and meta_hash("lab", "web") is None
+
+
+def test_namespace_selector(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "yes", "labels": {"reload": "on"}},
+        }
+    )
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "no"}})
+    for ns in ("yes", "no"):
+        api.create(in_namespace(configmap("a", {"k": "1"}), ns))
+        api.create(in_namespace(workload("web", AUTO, volumes=cm_volume("a")), ns))
+    ctl = controllers("--namespace-selector", "reload=on", "--debounce", "0s")
+    ctl.wait_for(r"compared 1 workloads: 0 to roll, 1 new")
+    for ns in ("no", "yes"):
+        cm = api.get("v1", "ConfigMap", ns, "a")
+        assert cm is not None
+        cm["data"] = {"k": "2"}
+        api.update(cm)
+    ctl.wait_for("rolled Deployment yes/web because ConfigMap a changed")
+    assert "no/web" not in ctl.log
+
+
+def finish_rollout(api: KubeAPIServer, name: str) -> None:
+    """Play the Deployment controller: report the rollout of ``name`` done."""
+    obj = api.get("apps/v1", "Deployment", "default", name)
+    assert obj is not None
+    generation = obj["metadata"]["generation"]
+    obj["status"] = {
+        "observedGeneration": generation,
+        "replicas": 1,
+        "updatedReplicas": 1,
+        "availableReplicas": 1,
+    }
+    api.update_status(obj)
+
+
+def test_max_concurrent_waits_for_rollouts_to_finish(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("shared", {"k": "1"}))
+    names = ["w0", "w1", "w2"]
+    for name in names:
+        api.create(workload(name, AUTO, volumes=cm_volume("shared")))
+    ctl = controllers("--debounce", "0s", "--rate-limit", "0", "--max-concurrent-rollouts", "1")
+    ctl.synced()
+    wait_until(lambda: all(baseline_hash(api, n) for n in names))
+    update_data(api, "ConfigMap", "shared", {"k": "2"})
+    done: list[str] = []
+    for _ in names:
+        rolled = wait_until(
+            lambda: [n for n in names if rollouts(api, n) and n not in done], what="next rollout"
+        )
+        assert len(rolled) == 1, f"more than one rolling at once: {rolled}"
+        # while it rolls, nothing else starts (its status still says in progress)
+        ctl.wait_for(r"rolled Deployment", count=len(done) + 1)
+        assert ctl.log.count("rolled Deployment") == len(done) + 1
+        finish_rollout(api, rolled[0])
+        done.append(rolled[0])
+    assert sorted(done) == names
+
+
+def test_change_racing_adoption_still_rolls(api: KubeAPIServer, controllers: Start) -> None:
+    names = [f"r{i}" for i in range(20)]
+    for name in names:
+        api.create(configmap(name, {"k": "1"}))
+        api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
+    ctl = controllers("--debounce", "0s", "--rate-limit", "0")
+    ctl.synced()  # every workload was first seen with k=1: that is what its pods run
+    for name in names:
+        update_data(api, "ConfigMap", name, {"k": "2"})
+    for name in names:
+        wait_until(lambda n=name: rollouts(api, f"w-{n}") == 1, what=f"w-{name} rolled")
+        assert template_hash(api, f"w-{name}") == desired(api, f"w-{name}")
