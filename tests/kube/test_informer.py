@@ -305,3 +305,38 @@ def test_many_informers_share_one_client_and_loop(
         assert recorders[-1].view == {("default", f"cm-{count - 1}"): "2"}
 
     asyncio.run(main())
+
+
+class RecordingBackoff(Backoff):
+    """A Backoff that remembers every delay it handed out."""
+
+    def __init__(self) -> None:
+        super().__init__(initial=0.01, maximum=10.0)
+        self.delays: list[float] = []
+
+    def next(self) -> float:
+        delay = super().next()
+        self.delays.append(delay)
+        return delay
+
+
+def test_backoff_starts_over_after_a_watch_that_delivered(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    """Occasional drops of healthy watches, over months, must not ratchet up the delay."""
+    api.create(configmap("a", "0"))
+    backoff = RecordingBackoff()
+
+    async def body(informer: Informer[str], rec: Recorder) -> None:
+        for n in range(1, 6):
+            await until_connected(informer)
+            api.update(configmap("a", str(n)))
+            await rec.wait_for(lambda n=n: rec.view[("default", "a")] == str(n))
+            api.drop_watches()
+            async with asyncio.timeout(10):
+                while informer.state.reconnects < n:
+                    await asyncio.sleep(0.005)
+        assert len(backoff.delays) == 5
+        assert max(backoff.delays) <= 0.01  # every retry at the initial delay
+
+    asyncio.run(with_informer(cluster_config, body, backoff=backoff))

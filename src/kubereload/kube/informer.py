@@ -159,6 +159,7 @@ class Informer(Generic[T]):
         self.watch_timeout = watch_timeout
         self.page_size = page_size
         self.backoff = backoff or Backoff()
+        self._progressed = False  # the current watch delivered an event or bookmark
         self.state = InformerState()
         self.synced = asyncio.Event()
         self._store: dict[Key, tuple[str, T]] = {}
@@ -218,15 +219,27 @@ class Informer(Generic[T]):
                 need_list = True
             except StalledError:
                 self._failed(f"watch stalled: nothing received in {self.stall_timeout:g} s")
+                self._reset_backoff_after_progress()
             except ApiError as err:
                 self._failed(f"API error: {err}")
+                self._reset_backoff_after_progress()
                 delay = err.retry_after if err.retry_after is not None else self.backoff.next()
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
                 self._failed(f"connection error: {type(err).__name__}: {err}")
+                self._reset_backoff_after_progress()
                 delay = self.backoff.next()
             finally:
                 self.state.connected = False
             await asyncio.sleep(delay)
+
+    def _reset_backoff_after_progress(self) -> None:
+        """A watch that failed after delivering something was healthy until then: retry soon.
+
+        Without this, occasional drops over months would ratchet every reconnect up to the cap.
+        """
+        if self._progressed:
+            self.backoff.reset()
+            self._progressed = False
 
     def _failed(self, message: str) -> None:
         self.state.reconnects += 1
@@ -303,6 +316,7 @@ class Informer(Generic[T]):
         # The read timeout is the stall detector: it fires when no byte arrives in time.
         timeout = httpx.Timeout(30.0, read=self.stall_timeout)
         received = False
+        self._progressed = False
         try:
             async with self.client.stream(
                 "GET", self.resource.path(self.namespace), params=params, timeout=timeout
@@ -314,7 +328,7 @@ class Informer(Generic[T]):
                 async for line in response.aiter_lines():
                     if line.strip():
                         await self._event(json.loads(line))
-                        received = True
+                        received = self._progressed = True
         except httpx.ReadTimeout as err:
             raise StalledError from err
         return received
