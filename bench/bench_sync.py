@@ -36,12 +36,11 @@ from typing import Any
 from _table import fmt_ns, machine_note, percentile, table
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "sync")]
-
-from webhook_receiver import Receiver  # noqa: E402
+sys.path[:0] = [str(ROOT / "tests")]
 
 from kubeapi.server import KubeAPIServer  # noqa: E402
 from kubereload.watch.inotify import IN_MOVED_TO, Inotify  # noqa: E402
+from webhook_receiver import Receiver  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
 SIDECAR = {  # kiwigrid/k8s-sidecar, as measured in issue 4 (real API server)

@@ -1,3 +1,16 @@
-"""Shared pytest set-up. Fixture plugins that many test folders use are listed here."""
+"""Shared pytest set-up: the test API server's fixtures and a local webhook receiver."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from webhook_receiver import Receiver
 
 pytest_plugins = ["kubeapi.fixtures"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()

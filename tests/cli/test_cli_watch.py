@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,43 +13,7 @@ from cli.krproc import http_get, kubereload, listen_port
 from kubereload.cli.common import duration
 from kubereload.cli.main import main
 from kubereload.volume import AtomicWriter
-
-
-class Receiver:
-    """A local webhook that records each call."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, str]] = []
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                with receiver.cond:
-                    receiver.calls.append({"path": self.path, **dict(self.headers)})
-                    receiver.cond.notify_all()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_address[1]
-
-    def wait_calls(self, n: int) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: len(self.calls) >= n, 10), self.calls
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+from webhook_receiver import Receiver
 
 
 def test_three_volumes_updated_together_reload_once(tmp_path: Path, receiver: Receiver) -> None:
@@ -119,17 +80,16 @@ def test_configured_from_the_environment_with_secrets_kept_out(
         receiver.wait_calls(2)
         proc.wait_for("reloaded after change in .*plain")
         # a failing call: its error must not show the credentials either
-        receiver.server.shutdown()
-        receiver.server.server_close()
+        receiver.close()
         volume.write({"app.yaml": "a: 2"})
         proc.wait_for("reload after change in .* failed")
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.stop()
     call = receiver.calls[1]
-    assert call["Authorization"] == "Bearer bearer-s3cret-value"
-    assert call["X-From"] == "kubereload"
-    assert call["path"] == "/-/reload?token=qs-tok3n-xyz"
+    assert call.headers["Authorization"] == "Bearer bearer-s3cret-value"
+    assert call.headers["X-From"] == "kubereload"
+    assert call.path == "/-/reload?token=qs-tok3n-xyz"
     logs = proc.output()
     records = [json.loads(line) for line in logs.splitlines()]
     assert {"time", "level", "logger", "message"} <= set(records[0])

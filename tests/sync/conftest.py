@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webhook_receiver import Receiver
 
 from kubeapi.server import KubeAPIServer
 
@@ -20,11 +19,3 @@ def api() -> Iterator[KubeAPIServer]:
 @pytest.fixture
 def api_kubeconfig(api: KubeAPIServer, tmp_path: Path) -> Path:
     return api.write_kubeconfig(tmp_path / "kubeconfig")
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()

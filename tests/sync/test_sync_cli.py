@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from webhook_receiver import Receiver
 
 from cli.krproc import Proc, http_get, kubereload, listen_port, wait_until
 from kubeapi.server import KubeAPIServer
 from kubereload.volume import read_snapshot
+from webhook_receiver import Receiver
 
 SECRET_VALUE = "hunter2-do-not-log-me"
 
@@ -90,7 +90,7 @@ def test_change_swaps_files_then_calls_webhook(
     finally:
         proc.stop()
     assert proc.popen.returncode == 0
-    assert receiver.calls == 3
+    assert len(receiver.calls) == 3
     assert (
         'kubereload_informer_synced{source="configmaps namespace default '
         'fields metadata.name=app"} 1' in metrics
@@ -135,7 +135,7 @@ def test_selector_writes_one_directory_per_object_and_removes_deleted(
         proc.wait_for(r"configmap default/a was deleted; removed")
     finally:
         proc.stop()
-    assert receiver.calls == 3
+    assert len(receiver.calls) == 3
 
 
 def test_deleted_object_files_are_kept_by_default(
@@ -325,7 +325,7 @@ def test_selector_across_namespaces(
         assert files(some / "team-c_a") == {"k": b"33"}
     finally:
         two.stop()
-    assert receiver.calls == 2
+    assert len(receiver.calls) == 2
 
 
 def test_not_ready_until_listed_and_reconnects_counted(
