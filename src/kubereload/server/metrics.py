@@ -63,10 +63,8 @@ class _Metric:
         raise NotImplementedError
 
 
-class Counter(_Metric):
-    """A value that only goes up, per label set."""
-
-    kind = "counter"
+class _Scalar(_Metric):
+    """One number per label set: what counters and gauges share."""
 
     def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
         super().__init__(name, help, labels)
@@ -74,9 +72,7 @@ class Counter(_Metric):
         if not self.label_names:
             self._values[()] = 0.0
 
-    def inc(self, amount: float = 1.0, **labels: str) -> None:
-        if amount < 0:
-            raise ValueError("a counter cannot go down")
+    def _add(self, amount: float, labels: dict[str, str]) -> None:
         key = self._key(labels)
         with self._lock:
             self._values[key] = self._values.get(key, 0.0) + amount
@@ -91,16 +87,21 @@ class Counter(_Metric):
         return [f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}" for k, v in items]
 
 
-class Gauge(_Metric):
+class Counter(_Scalar):
+    """A value that only goes up, per label set."""
+
+    kind = "counter"
+
+    def inc(self, amount: float = 1.0, **labels: str) -> None:
+        if amount < 0:
+            raise ValueError("a counter cannot go down")
+        self._add(amount, labels)
+
+
+class Gauge(_Scalar):
     """A value that goes up and down, per label set."""
 
     kind = "gauge"
-
-    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labels)
-        self._values: dict[LabelValues, float] = {}
-        if not self.label_names:
-            self._values[()] = 0.0
 
     def set(self, value: float, **labels: str) -> None:
         key = self._key(labels)
@@ -108,18 +109,7 @@ class Gauge(_Metric):
             self._values[key] = value
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
-        key = self._key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, **labels: str) -> float:
-        with self._lock:
-            return self._values.get(self._key(labels), 0.0)
-
-    def samples(self) -> list[str]:
-        with self._lock:
-            items = sorted(self._values.items())
-        return [f"{self.name}{_labels(self.label_names, k)} {_format_value(v)}" for k, v in items]
+        self._add(amount, labels)
 
 
 class Histogram(_Metric):
