@@ -1,0 +1,96 @@
+"""The controller against the `cluster` fixture: the test server over TLS, or a real cluster
+when KUBERELOAD_E2E_KUBECONFIG is set (objects made and changed through the API there)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import pytest
+from rollout_helpers import ControllerProcess, wait_until
+
+from kubeapi.cluster import LocalCluster, RealCluster
+
+pytestmark = pytest.mark.e2e
+
+Cluster = LocalCluster | RealCluster
+HASH = "kubereload.io/config-hash"
+
+
+def deployment(name: str, configmap: str) -> dict[str, Any]:
+    """No replicas: a real cluster rolls the template without scheduling a pod."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.k8s.io/pause:3.9",
+                            "envFrom": [{"configMapRef": {"name": configmap}}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def hashes(cluster: Cluster, name: str) -> tuple[str | None, str | None]:
+    """(hash recorded on the workload's metadata, hash on its pod template)."""
+    obj = cluster.get("apps/v1", "Deployment", None, name)
+    assert obj is not None
+    meta = (obj["metadata"].get("annotations") or {}).get(HASH)
+    template = (obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}
+    return meta, template.get(HASH)
+
+
+def test_a_configmap_change_rolls_its_deployment_and_a_restart_rolls_nothing(
+    cluster: Cluster,
+) -> None:
+    ns = cluster.namespace
+    cluster.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "e2e-cfg"},
+            "data": {"LEVEL": "info"},
+        }
+    )
+    cluster.create(deployment("e2e-web", "e2e-cfg"))
+    flags = ("--namespace", ns, "--debounce", "0s")
+    first = ControllerProcess(cluster.kubeconfig, *flags)
+    try:
+        first.wait_for(r"compared \d+ workloads", timeout=60)
+        adopted, before = wait_until(
+            lambda: hashes(cluster, "e2e-web")[0] and hashes(cluster, "e2e-web"),
+            timeout=60,
+            what="the hash recorded on the Deployment",
+        )
+        assert before is None  # adopting a workload restarts nothing
+
+        cm = cluster.get("v1", "ConfigMap", None, "e2e-cfg")
+        assert cm is not None
+        cm["data"] = {"LEVEL": "verbose-e2e-7f3a"}
+        cluster.update(cm)
+        first.wait_for(
+            f"rolled Deployment {ns}/e2e-web because ConfigMap e2e-cfg changed", timeout=60
+        )
+        rolled = hashes(cluster, "e2e-web")[1]
+        assert rolled is not None and rolled != adopted
+        assert "verbose-e2e-7f3a" not in first.log  # ConfigMap values never logged
+    finally:
+        first.stop(signal.SIGTERM)
+
+    second = ControllerProcess(cluster.kubeconfig, *flags)
+    try:
+        second.wait_for(r"compared 1 workloads: 0 to roll, 0 new", timeout=60)
+        assert hashes(cluster, "e2e-web")[1] == rolled
+    finally:
+        second.stop(signal.SIGTERM)
