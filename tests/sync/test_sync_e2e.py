@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from webhook_receiver import Receiver
 
 from cli.krproc import kubereload
 from kubeapi.cluster import LocalCluster, RealCluster
 from kubereload.volume import read_snapshot
+from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
 
