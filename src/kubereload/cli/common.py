@@ -56,6 +56,11 @@ ENV_HELP = (
 # -- value types -----------------------------------------------------------------------------
 
 
+def help_text(docstring: str | None) -> str:
+    """A module docstring as ``--help`` text: reST's double backquotes read as plain quotes."""
+    return (docstring or "").replace("``", "`")
+
+
 def duration(text: str) -> float:
     """``"500ms"`` -> 0.5, ``"1m30s"`` -> 90.0, ``"2"`` -> 2.0 (seconds)."""
     value = text.strip()

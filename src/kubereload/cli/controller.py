@@ -24,6 +24,7 @@ from kubereload.cli.common import (
     add_service_flags,
     apply_env,
     duration,
+    help_text,
     setup_logging,
 )
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
@@ -126,7 +127,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "controller",
         help="roll Deployments/StatefulSets/DaemonSets when their ConfigMaps/Secrets change",
-        description=__doc__,
+        description=help_text(__doc__),
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -14,7 +14,7 @@ import sys
 
 import httpx2 as httpx
 
-from kubereload.cli.common import ENV_HELP, add_kube_flags, apply_env
+from kubereload.cli.common import ENV_HELP, add_kube_flags, apply_env, help_text
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
 from kubereload.kube.errors import ApiError
 from kubereload.rollout import api
@@ -53,7 +53,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "explain",
         help="show which ConfigMaps/Secrets a workload depends on and whether a change rolls it",
-        description=__doc__,
+        description=help_text(__doc__),
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -25,6 +25,7 @@ from kubereload.cli.common import (
     build_pipeline,
     duration,
     fail,
+    help_text,
     setup_logging,
     start_server,
     url_secrets,
@@ -111,7 +112,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser(
         "sync",
         help="write ConfigMaps/Secrets from the API into a directory, then reload",
-        description=__doc__,
+        description=help_text(__doc__),
         epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
