@@ -34,19 +34,18 @@ from kubereload.cli.telemetry import Telemetry
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
 from kubereload.kube.errors import ApiError
 from kubereload.kube.informer import Informer
+from kubereload.kube.status import InformerStatus, run_informers
 from kubereload.sync.background import BackgroundSync
 from kubereload.sync.objects import ObjectFiles
 from kubereload.sync.project import parse_items
 from kubereload.sync.runner import (
     ChangeGate,
-    all_synced,
     make_informers,
     release_memory,
     retry_writes,
     sync_once,
 )
 from kubereload.sync.sources import Source, plan
-from kubereload.sync.status import InformerStatus
 from kubereload.sync.writer import ON_DELETE, SyncWriter, WriterOptions
 
 log = logging.getLogger("kubereload.sync")
@@ -218,33 +217,13 @@ async def serve(
             client, sources, writer, stall_timeout=args.stall_timeout, retry=retry
         )
         status = InformerStatus(informers, telemetry.registry, telemetry.health)
-        tasks = [asyncio.create_task(i.run(), name=i.name) for i in informers]
-        tasks.append(asyncio.create_task(status.run(), name="status"))
-        tasks.append(asyncio.create_task(retry_writes(writer, retry), name="write retries"))
-        stopping = asyncio.create_task(stop.wait())
-        synced = asyncio.create_task(all_synced(informers))
-        watched = {stopping, synced, *tasks}
-        code = 0
-        try:
-            while not stopping.done():
-                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-                if synced in done:
-                    watched.discard(synced)
-                    _synced(informers, writer, sources, gate, args.initial_reload)
-                    status.refresh()
-                crashed = [t for t in done if t in tasks]
-                for task in crashed:
-                    log.error("%s stopped", task.get_name(), exc_info=task.exception())
-                    code = 1
-                if crashed:
-                    break
-            if stopping.done():
-                log.info("stop requested: exiting")
-        finally:
-            for task in [*tasks, synced, stopping]:
-                task.cancel()
-            await asyncio.gather(*tasks, synced, stopping, return_exceptions=True)
-    return code
+        return await run_informers(
+            informers,
+            status,
+            [("write retries", retry_writes(writer, retry))],
+            stop,
+            lambda: _synced(informers, writer, sources, gate, args.initial_reload),
+        )
 
 
 def _synced(

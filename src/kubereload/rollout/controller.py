@@ -31,6 +31,7 @@ from kubereload.kube.resources import (
     STATEFULSETS,
     Resource,
 )
+from kubereload.kube.status import InformerStatus, run_informers
 from kubereload.rollout import api
 from kubereload.rollout.decide import Action, Dependency, decide
 from kubereload.rollout.explain import sub_path_warnings
@@ -46,7 +47,6 @@ from kubereload.rollout.workloads import (
     keyed_refs,
 )
 from kubereload.server import HealthRegistry, Registry
-from kubereload.sync.status import InformerStatus
 
 log = logging.getLogger("kubereload.controller")
 
@@ -602,33 +602,11 @@ class Controller:
         """Watch and roll until ``stop`` is set (0) or an informer dies of a bug (1)."""
         informers = await self.build_informers()
         status = InformerStatus(informers, self.registry, self.health)
-        tasks = [asyncio.create_task(i.run(), name=i.name) for i in informers]
-        tasks.append(asyncio.create_task(status.run(), name="status"))
-        tasks.append(asyncio.create_task(self.worker(), name="worker"))
-        stopping = asyncio.create_task(stop.wait())
-        synced = asyncio.create_task(_all_synced(informers))
-        watched: set[asyncio.Task[Any]] = {stopping, synced, *tasks}
-        code = 0
         try:
-            while not stopping.done():
-                done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
-                if synced in done:
-                    watched.discard(synced)
-                    self.mark_synced()
-                    status.refresh()
-                crashed = [t for t in done if t in tasks]
-                for task in crashed:
-                    log.error("%s stopped", task.get_name(), exc_info=task.exception())
-                    code = 1
-                if crashed:
-                    break
+            return await run_informers(
+                informers, status, [("worker", self.worker())], stop, self.mark_synced
+            )
         finally:
-            pending = [*tasks, synced, stopping, *self._tasks]
-            for task in pending:
+            for task in self._tasks:
                 task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        return code
-
-
-async def _all_synced(informers: list[Informer[Any]]) -> None:
-    await asyncio.gather(*(i.synced.wait() for i in informers))
+            await asyncio.gather(*self._tasks, return_exceptions=True)

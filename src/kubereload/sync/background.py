@@ -13,7 +13,8 @@ import threading
 from concurrent.futures import Future
 
 from kubereload.kube.config import ClusterConfig, async_client
-from kubereload.sync.runner import all_synced, make_informers, release_memory, retry_writes
+from kubereload.kube.status import all_synced
+from kubereload.sync.runner import make_informers, release_memory, retry_writes
 from kubereload.sync.sources import Source
 from kubereload.sync.writer import SyncWriter, WriterOptions
 

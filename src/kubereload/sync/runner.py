@@ -128,10 +128,6 @@ async def retry_writes(writer: SyncWriter, wake: asyncio.Event, interval: float 
             wake.clear()
 
 
-async def all_synced(informers: list[Informer[ObjectFiles]]) -> None:
-    await asyncio.gather(*(informer.synced.wait() for informer in informers))
-
-
 def release_memory() -> None:
     """Give the memory of the first full sync (decoded list pages) back to the system.
 

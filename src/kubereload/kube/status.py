@@ -1,15 +1,17 @@
-"""The informers' state as health checks and metrics: ready once every informer has synced."""
+"""Running informers: their state as health checks and metrics, ready once all have synced."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from kubereload.kube.informer import Informer
 from kubereload.server import HealthRegistry, Registry
 
+log = logging.getLogger("kubereload")
 REFRESH = 5.0  # seconds between metric refreshes; also the event loop's liveness heartbeat
 STUCK = 30.0  # the loop is declared stuck when the heartbeat is older than this
 
@@ -70,3 +72,49 @@ class InformerStatus:
         while True:
             await asyncio.sleep(REFRESH)
             self.refresh()
+
+
+async def all_synced(informers: Sequence[Informer[Any]]) -> None:
+    """Return once every informer has listed once."""
+    await asyncio.gather(*(informer.synced.wait() for informer in informers))
+
+
+async def run_informers(
+    informers: Sequence[Informer[Any]],
+    status: InformerStatus,
+    helpers: Sequence[tuple[str, Coroutine[Any, Any, None]]],
+    stop: asyncio.Event,
+    on_synced: Callable[[], None],
+) -> int:
+    """Run the informers, their status and the caller's helper coroutines until ``stop`` is set.
+
+    ``on_synced`` runs once, when every informer has listed. Returns 0 when stopped, 1 when a
+    task died of a bug (logged with its traceback); every task is cancelled on the way out.
+    """
+    tasks = [asyncio.create_task(i.run(), name=i.name) for i in informers]
+    tasks.append(asyncio.create_task(status.run(), name="status"))
+    tasks += [asyncio.create_task(coro, name=name) for name, coro in helpers]
+    stopping = asyncio.create_task(stop.wait())
+    synced = asyncio.create_task(all_synced(informers))
+    watched: set[asyncio.Task[Any]] = {stopping, synced, *tasks}
+    code = 0
+    try:
+        while not stopping.done():
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if synced in done:
+                watched.discard(synced)
+                on_synced()
+                status.refresh()
+            crashed = [t for t in done if t in tasks]
+            for task in crashed:
+                log.error("%s stopped", task.get_name(), exc_info=task.exception())
+                code = 1
+            if crashed:
+                break
+        if stopping.done():
+            log.info("stop requested: exiting")
+    finally:
+        for task in [*tasks, synced, stopping]:
+            task.cancel()
+        await asyncio.gather(*tasks, synced, stopping, return_exceptions=True)
+    return code
