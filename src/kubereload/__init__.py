@@ -11,7 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar, overload
 
-from kubereload.config import MISSING, Config, ConfigError, Parser, build_loader, changed_keys
+from kubereload.config import (
+    MISSING,
+    Config,
+    ConfigError,
+    FileSource,
+    Parser,
+    build_loader,
+    changed_keys,
+)
 from kubereload.volume import Snapshot
 
 __version__ = "0.1.0"
@@ -72,7 +80,9 @@ def watch(
     if format is not None and parser is not None:
         raise ValueError("give format= or parser=, not both")
     loader = build_loader(source, model, format, parser)
-    return Config(source, loader, default=default, poll=poll, poll_interval=poll_interval)
+    return Config(
+        FileSource(source, poll=poll, poll_interval=poll_interval), loader, default=default
+    )
 
 
 __all__ = ["Config", "ConfigError", "Snapshot", "changed_keys", "watch"]

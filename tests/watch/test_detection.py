@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 import kubereload
+from kubereload.config import FileSource
 from kubereload.testing import SimulatedVolume, wait_for_version
 from kubereload.volume import AtomicWriter
 from kubereload.watch import detector as detector_module
@@ -211,7 +212,8 @@ def test_an_idle_watch_has_no_timer_wakeups(tmp_path: Path) -> None:
     """The watcher thread blocks in poll() with no timeout: an idle watch costs nothing."""
     SimulatedVolume(tmp_path, {"app.yaml": "v: 1\n"})
     with kubereload.watch(tmp_path / "app.yaml") as config:
-        detector = config._detector
+        assert isinstance(config.source, FileSource)
+        detector = config.source._detector
         assert detector.mode == "inotify"
         thread = detector._thread
         assert thread is not None

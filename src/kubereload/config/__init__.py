@@ -3,6 +3,7 @@
 from kubereload.config.diff import changed_keys
 from kubereload.config.errors import ConfigError
 from kubereload.config.formats import FORMATS, Parser, format_for, parse
+from kubereload.config.source import FileSource, Source
 from kubereload.config.store import MISSING, Config, build_loader
 
 __all__ = [
@@ -10,7 +11,9 @@ __all__ = [
     "MISSING",
     "Config",
     "ConfigError",
+    "FileSource",
     "Parser",
+    "Source",
     "build_loader",
     "changed_keys",
     "format_for",

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from kubereload.config.errors import ConfigError
 from kubereload.config.formats import Parser, parse
 from kubereload.config.locate import locate
-from kubereload.volume import Layout, Snapshot, SnapshotError, read_snapshot
-from kubereload.watch import Detector
+from kubereload.config.source import Source
+from kubereload.volume import Snapshot, SnapshotError
 
 if TYPE_CHECKING:  # asyncio costs memory and start-up; only changes() needs it
     import asyncio
@@ -37,7 +37,6 @@ class _Missing:
 
 MISSING: Any = _Missing()
 _CLOSED: Any = object()
-_subpath_warned: set[Path] = set()
 
 
 @dataclass(frozen=True)
@@ -51,13 +50,13 @@ class Loader:
 
     def __init__(
         self,
-        source: Path,
+        is_directory: Callable[[], bool],
         *,
         model: Validator | None,
         format: str | None,
         parser: Parser | None,
     ) -> None:
-        self.source = source
+        self.is_directory = is_directory
         self.model = model
         self.format = format
         self.parser = parser
@@ -65,7 +64,7 @@ class Loader:
     @property
     def directory(self) -> bool:
         """Decided at each load: a watched path may not exist yet when the watch starts."""
-        return self.source.is_dir()
+        return self.is_directory()
 
     def __call__(self, snapshot: Snapshot) -> Any:
         if self.directory:
@@ -117,16 +116,14 @@ class Loader:
 
 
 class Config(Generic[T]):
-    """A watched config. Build one with :func:`kubereload.watch`."""
+    """A watched config. Build one with :func:`kubereload.watch` (or ``watch_configmap``)."""
 
     def __init__(
         self,
-        source: Path,
+        source: Source,
         loader: Callable[[Snapshot], T],
         *,
         default: Any = MISSING,
-        poll: bool = False,
-        poll_interval: float = 1.0,
     ) -> None:
         self.source = source
         self._loader = loader
@@ -134,24 +131,22 @@ class Config(Generic[T]):
         self._published = _Published(None, None)
         self._delivered: str | None = None
         self._error: ConfigError | None = None
+        self._rejected: ConfigError | None = None  # the newest version's, until one is accepted
+        self._unreadable: ConfigError | None = None  # the source's own complaint, if current
         self._callbacks: list[OnChange] = []
         self._subscribers: list[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Any]]] = []
         self._lock = threading.Lock()  # guards callbacks and subscribers, never get()
         self._cond = threading.Condition()
         self._closed = False
 
-        self._detector = Detector(
-            source, self._on_snapshot, self._on_unreadable, poll=poll, poll_interval=poll_interval
-        )
         initial: Snapshot | None = None
         try:
-            snapshot = read_snapshot(source)
-            self._warn_if_subpath(snapshot)
+            snapshot = source.read()
             value = loader(snapshot)
         except (SnapshotError, ConfigError) as exc:
             error = exc if isinstance(exc, ConfigError) else ConfigError(str(exc))
             if default is MISSING:
-                self._detector.close()
+                source.close()
                 raise error from None
             log.warning("%s: %s; using the default until a valid config arrives", source, error)
             self._error = error
@@ -160,7 +155,7 @@ class Config(Generic[T]):
             self._value = value
             self._published = _Published(snapshot.version, snapshot)
             self._delivered = snapshot.version
-        self._detector.start(initial)
+        source.start(initial, self._on_snapshot, self._on_unreadable)
 
     # -- reading (lock-free) --------------------------------------------------------------------
 
@@ -170,7 +165,8 @@ class Config(Generic[T]):
 
     @property
     def version(self) -> str | None:
-        """The kubelet's version directory name, or a content hash; None while on the default."""
+        """The kubelet's version directory name, a content hash, or the API object's
+        resourceVersion; None while on the default."""
         return self._published.version
 
     @property
@@ -190,8 +186,16 @@ class Config(Generic[T]):
 
     @property
     def mode(self) -> str:
-        """How changes are detected: ``"inotify"`` or ``"poll"``."""
-        return self._detector.mode
+        """How changes are detected: ``"inotify"``, ``"poll"`` or ``"api-watch"``."""
+        return self.source.mode
+
+    def health(self) -> str | None:
+        """None while the source can deliver updates, else why not (say, the API is unreachable).
+
+        Shaped for a readiness or liveness probe; a rejected update is not counted here (it is
+        ``error``): failing every replica's probe over one bad edit would be an outage.
+        """
+        return self.source.problem()
 
     # -- subscribing ----------------------------------------------------------------------------
 
@@ -246,7 +250,7 @@ class Config(Generic[T]):
                 return
             self._closed = True
             subscribers, self._subscribers = self._subscribers, []
-        self._detector.close()
+        self.source.close()
         for loop, queue in subscribers:
             self._push(loop, queue, _CLOSED)
 
@@ -262,7 +266,6 @@ class Config(Generic[T]):
     # -- the watcher's side ---------------------------------------------------------------------
 
     def _on_snapshot(self, snapshot: Snapshot) -> None:
-        self._warn_if_subpath(snapshot)
         try:
             value = self._loader(snapshot)
         except Exception as exc:  # a parser's own bug (deep recursion, ...) rejects the update too
@@ -273,6 +276,7 @@ class Config(Generic[T]):
 
     def _reject(self, snapshot: Snapshot, error: ConfigError) -> None:
         error.version = snapshot.version
+        self._rejected = error
         log.error(
             "%s: rejected update %s, still serving %s: %s",
             self.source,
@@ -292,14 +296,20 @@ class Config(Generic[T]):
         self._notify(old, value)
         with self._cond:
             self._delivered = snapshot.version
-            self._error = None
+            self._error = self._rejected = None
             self._cond.notify_all()
 
-    def _on_unreadable(self, exc: SnapshotError) -> None:
+    def _on_unreadable(self, exc: SnapshotError | None) -> None:
+        if exc is None:  # the source is back (an API watch reconnected): its complaint is over
+            if self._error is not None and self._error is self._unreadable:
+                log.info("%s: source available again; serving %s", self.source, self.version)
+                self._set_error(self._rejected)
+            return
         if self._error is not None and self._error.message == str(exc):
             return  # the same problem, already reported
         log.warning("%s: %s; still serving %s", self.source, exc, self.version)
-        self._set_error(ConfigError(str(exc)))
+        self._unreadable = ConfigError(str(exc))
+        self._set_error(self._unreadable)
 
     def _set_error(self, error: ConfigError | None) -> None:
         with self._cond:
@@ -326,17 +336,6 @@ class Config(Generic[T]):
                 if (loop, queue) in self._subscribers:
                     self._subscribers.remove((loop, queue))
 
-    def _warn_if_subpath(self, snapshot: Snapshot) -> None:
-        if snapshot.layout is Layout.SUBPATH and self.source not in _subpath_warned:
-            _subpath_warned.add(self.source)
-            log.warning(
-                "%s is mounted with subPath: a subPath mount is a bind mount of one file, and "
-                "the kubelet never updates it in place, so changes to the ConfigMap or Secret "
-                "will not reach this process. Mount the whole volume (no subPath) and point "
-                "kubereload at the file inside that directory.",
-                self.source,
-            )
-
 
 def build_loader(
     source: Path,
@@ -344,7 +343,7 @@ def build_loader(
     format: str | None,
     parser: Parser | None,
 ) -> Loader:
-    return Loader(source, model=model, format=format, parser=parser)
+    return Loader(source.is_dir, model=model, format=format, parser=parser)
 
 
 __all__ = ["MISSING", "Config", "Loader", "build_loader"]
