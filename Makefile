@@ -5,8 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' src/kubereload/__init__.py)
 
-.PHONY: demo test lint typecheck pytest bench system-deps clean
+.PHONY: demo test lint typecheck pytest bench system-deps clean image
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/install-system-deps.sh python3-venv
@@ -38,3 +39,9 @@ bench: $(STAMP) system-deps
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# The container image, labelled with the version and commit; PYTHON_IMAGE=...@sha256:... pins the base.
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD) \
+	  --build-arg SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct) \
+	  $(if $(PYTHON_IMAGE),--build-arg PYTHON_IMAGE=$(PYTHON_IMAGE)) -t kubereload:$(VERSION) .
