@@ -13,6 +13,8 @@ else
   command -v inotifywait >/dev/null 2>&1 || wanted+=(inotify-tools)
   command -v curl >/dev/null 2>&1 || wanted+=(curl)
   command -v openssl >/dev/null 2>&1 || wanted+=(openssl)
+  # etcd for the real control plane (tests/support/controlplane.py, with KUBEBUILDER_ASSETS)
+  command -v etcd >/dev/null 2>&1 || wanted+=(etcd-server)
 fi
 [ "${#wanted[@]}" -eq 0 ] && exit 0
 
@@ -31,7 +33,7 @@ fi
 echo "installing Debian packages: ${wanted[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
-# Keep the packages' services (a system nginx on port 80) from starting: the tests run their own.
+# Keep the packages' services (a system nginx on port 80, etcd on 2379) from starting: the tests run their own.
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
   $SUDO chmod +x /usr/sbin/policy-rc.d

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from test_informer import Recorder, value_of
 
-from kubeapi.cluster import LocalCluster, RealCluster
+from kubeapi.cluster import Cluster
 from kubereload.kube.config import async_client, load_config
 from kubereload.kube.informer import Backoff, Informer
 from kubereload.kube.resources import CONFIGMAPS
@@ -16,7 +16,7 @@ from kubereload.kube.resources import CONFIGMAPS
 pytestmark = pytest.mark.e2e
 
 
-def test_kubectl_changes_reach_the_handler_once_each(cluster: LocalCluster | RealCluster) -> None:
+def test_kubectl_changes_reach_the_handler_once_each(cluster: Cluster) -> None:
     ns = cluster.namespace
     kubectl = cluster.kubectl
 

@@ -1,8 +1,10 @@
-"""The `cluster` the cluster-capable tests run against: the test server or a real cluster.
+"""The `cluster` the cluster-capable tests run against: the test server, the envtest control
+plane (a real kube-apiserver, tests/support/controlplane.py), or a real cluster.
 
-Both give the same basic interface as KubeAPIServer's direct access (create, get, update,
+All give the same basic interface as KubeAPIServer's direct access (create, get, update,
 delete, list), a fresh namespace, a kubeconfig and `kubectl`. Only the test server has
-`faults` (the KubeAPIServer itself, for fault injection).
+`faults` (the KubeAPIServer itself, for fault injection); only envtest has `plane` (the
+control plane itself: restart its API server, make least-privilege identities).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from kubeapi import resources
 from kubeapi.server import KubeAPIServer
+from support.controlplane import ControlPlane
 
 E2E_ENV = "KUBERELOAD_E2E_KUBECONFIG"
 
@@ -180,3 +183,81 @@ class RealCluster:
         )
         items: list[dict[str, Any]] = listed["items"]
         return items
+
+
+def api_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
+    """The REST path of a kind (a namespace's collection, or one object)."""
+    res = resources.by_kind(api_version, kind)
+    if res is None:
+        raise ValueError(f"unknown type {api_version} {kind}")
+    path = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+    if res.namespaced and namespace:
+        path += f"/namespaces/{namespace}"
+    path += f"/{res.plural}"
+    return f"{path}/{name}" if name else path
+
+
+class EnvtestCluster:
+    """A fresh namespace on the session's envtest control plane (real kube-apiserver, etcd),
+    driven through its REST API as admin; `kubectl` is the real one, loopback only."""
+
+    faults: KubeAPIServer | None = None
+
+    def __init__(self, plane: ControlPlane, workdir: Path) -> None:
+        self.plane = plane
+        self.namespace = f"envtest-{uuid.uuid4().hex[:8]}"
+        plane.create_namespace(self.namespace)
+        self.kubeconfig = plane.write_kubeconfig(workdir / "kubeconfig", namespace=self.namespace)
+        self.kubectl = Kubectl(self.kubeconfig, workdir / "home", local=True)
+
+    def close(self) -> None:
+        self.plane.delete_namespace(self.namespace)
+
+    def _ns(self, namespace: str | None) -> str:
+        return namespace or self.namespace
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj.setdefault("metadata", {})
+        meta.setdefault("namespace", self.namespace)
+        path = api_path(obj["apiVersion"], obj["kind"], meta["namespace"])
+        created: dict[str, Any] = self.plane.ok("POST", path, obj)
+        return created
+
+    def get(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
+        status, obj = self.plane.request(
+            "GET", api_path(api_version, kind, self._ns(namespace), name)
+        )
+        if status == 404:
+            return None
+        if status != 200:
+            raise AssertionError(f"GET {kind} {name}: {status}")
+        found: dict[str, Any] = obj
+        return found
+
+    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
+        meta = obj["metadata"]
+        namespace = self._ns(meta.get("namespace"))
+        path = api_path(obj["apiVersion"], obj["kind"], namespace, meta["name"])
+        updated: dict[str, Any] = self.plane.ok("PUT", path, obj)
+        return updated
+
+    def delete(
+        self, api_version: str, kind: str, namespace: str | None, name: str
+    ) -> dict[str, Any]:
+        current = self.get(api_version, kind, namespace, name)
+        if current is None:
+            raise LookupError(f"{kind} {self._ns(namespace)}/{name} not found")
+        self.plane.ok("DELETE", api_path(api_version, kind, self._ns(namespace), name))
+        return current
+
+    def list(
+        self, api_version: str, kind: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
+        listed = self.plane.ok("GET", api_path(api_version, kind, self._ns(namespace)))
+        items: list[dict[str, Any]] = listed["items"]
+        return items
+
+
+Cluster = LocalCluster | EnvtestCluster | RealCluster

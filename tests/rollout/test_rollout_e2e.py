@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 from rollout_helpers import ControllerProcess, wait_until
 
-from kubeapi.cluster import LocalCluster, RealCluster
+from kubeapi.cluster import Cluster
 
 pytestmark = pytest.mark.e2e
-
-Cluster = LocalCluster | RealCluster
 HASH = "kubereload.io/config-hash"
 
 

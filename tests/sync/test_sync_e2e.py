@@ -9,13 +9,11 @@ from typing import Any
 import pytest
 
 from cli.krproc import kubereload
-from kubeapi.cluster import LocalCluster, RealCluster
+from kubeapi.cluster import Cluster
 from kubereload.volume import read_snapshot
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.e2e
-
-Cluster = LocalCluster | RealCluster
 
 
 def configmap(name: str, data: dict[str, str]) -> dict[str, Any]:

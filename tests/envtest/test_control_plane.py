@@ -1,0 +1,39 @@
+"""The real control plane the envtest tier runs on: RBAC identities that are least-privilege
+in fact (the real authorizer says so), and an admin kubeconfig kubectl and kubereload accept."""
+
+from __future__ import annotations
+
+import subprocess
+
+from support.controlplane import ControlPlane
+
+READ_CONFIGMAPS = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
+
+
+def kubectl_as(kubeconfig: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["kubectl", f"--kubeconfig={kubeconfig}", "--request-timeout=30s", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_identity_may_do_what_its_role_says_and_nothing_else(
+    control_plane: ControlPlane, control_plane_namespace: str
+) -> None:
+    ns = control_plane_namespace
+    control_plane.kubectl("-n", ns, "create", "configmap", "app", "--from-literal=k=v")
+    control_plane.kubectl("-n", ns, "create", "secret", "generic", "pw", "--from-literal=p=x")
+    reader = control_plane.identity("reader", ns, READ_CONFIGMAPS)
+
+    got = kubectl_as(str(reader.kubeconfig), "-n", ns, "get", "configmap", "app", "-o", "name")
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "configmap/app"
+    for forbidden in (("get", "secret", "pw"), ("delete", "configmap", "app")):
+        denied = kubectl_as(str(reader.kubeconfig), "-n", ns, *forbidden)
+        assert denied.returncode != 0
+        assert "Forbidden" in denied.stderr
+    elsewhere = kubectl_as(str(reader.kubeconfig), "-n", "default", "get", "configmaps")
+    assert "Forbidden" in elsewhere.stderr
