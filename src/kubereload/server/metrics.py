@@ -11,6 +11,8 @@ import math
 import threading
 from collections.abc import Iterable, Sequence
 
+from kubereload.server.process import render_process
+
 PREFIX = "kubereload_"
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -165,7 +167,11 @@ class Histogram(_Metric):
 
 
 class Registry:
-    """The metrics of one process; ``render()`` is the body of ``GET /metrics``."""
+    """The metrics of one process; ``render()`` is the body of ``GET /metrics``.
+
+    Every registry also renders the standard ``process_*`` metrics (CPU, memory, fds, start
+    time), read at scrape time.
+    """
 
     def __init__(self) -> None:
         self._metrics: dict[str, _Metric] = {}
@@ -205,4 +211,5 @@ class Registry:
         for metric in metrics:
             lines.extend(metric.header())
             lines.extend(metric.samples())
+        lines.extend(render_process())
         return "\n".join(lines) + "\n"
