@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kubereload.config.errors import ConfigError
 from kubereload.config.formats import Parser, parse
-from kubereload.config.locate import locate
+from kubereload.config.model import validate_with
 from kubereload.config.source import Source
 from kubereload.volume import Snapshot, SnapshotError
 
@@ -80,39 +80,7 @@ class Loader:
     def _validate(self, data: Any, snapshot: Snapshot) -> Any:
         if self.model is None:
             return data
-        validate = getattr(self.model, "model_validate", self.model)
-        try:
-            return validate(data)
-        except ConfigError:
-            raise
-        except Exception as exc:
-            raise self._explain(exc, snapshot) from None
-
-    def _explain(self, exc: Exception, snapshot: Snapshot) -> ConfigError:
-        errors = getattr(exc, "errors", None)
-        if not callable(errors) or type(exc).__name__ != "ValidationError":
-            file = None if self.directory else next(iter(snapshot.files))
-            return ConfigError(f"validation failed: {type(exc).__name__}: {exc}", file=file)
-        # pydantic: report the first problem by its path, never echoing the input value.
-        found = errors(include_input=False, include_url=False, include_context=False)
-        loc = list(found[0]["loc"]) if found else []
-        message = found[0]["msg"] if found else "invalid"
-        if self.directory and loc and str(loc[0]) in snapshot.files:
-            file = str(loc.pop(0))
-        elif self.directory:
-            file = None
-        else:
-            file = next(iter(snapshot.files))
-        path = ".".join(str(p) for p in loc)
-        text = f"{path}: {message}" if path else message
-        if len(found) > 1:
-            text += f" (and {len(found) - 1} more problem{'s' if len(found) > 2 else ''})"
-        line = column = None
-        if file is not None and loc:
-            where = locate(snapshot.files[file], loc)
-            if where:
-                line, column = where
-        return ConfigError(text, file=file, line=line, column=column)
+        return validate_with(self.model, data, snapshot.files, directory=self.directory)
 
 
 class Config(Generic[T]):

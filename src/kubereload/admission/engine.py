@@ -1,0 +1,210 @@
+"""Judging one ConfigMap or Secret: the verdict that ``admission`` and ``check`` both give.
+
+Each key is decoded, parsed once by the library's own parser (formats, limits, positions), then
+checked by every rule that matches it; every check says what it checked. Problems are
+:class:`ConfigError`\\ s in the library's vocabulary. For a Secret, a parser's own words (which
+can quote a character of the input) are replaced by ours: only key, line, column and rule remain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kubereload.admission.objects import decode_files
+from kubereload.admission.rules import (
+    ANNOTATION_RULE,
+    OPT_IN_LABEL,
+    Rule,
+    Rules,
+    RulesError,
+    SchemaRef,
+    annotation_rules,
+)
+from kubereload.config import ConfigError, format_for, parse
+from kubereload.config.model import validate_with
+from kubereload.config.schema import JsonSchema, SchemaError
+
+SYNTAX_RULE = "syntax"
+"""The rule name of the check every key of a known format gets, when no rule names the key."""
+
+
+class SchemaUnavailable(Exception):
+    """A referenced schema could not be fetched right now (the API did not answer): no verdict."""
+
+
+class SchemaSource(Protocol):
+    """Where schemas referenced as ConfigMap keys come from: the API, or the manifests."""
+
+    def fetch(self, ref: SchemaRef) -> bytes | None:
+        """The key's bytes; None when the ConfigMap or key does not exist."""
+
+
+class NoSchemas:
+    """A source that has no ConfigMaps at all."""
+
+    def fetch(self, ref: SchemaRef) -> bytes | None:
+        return None
+
+
+@dataclass(frozen=True)
+class Check:
+    """What one rule checked on one key, and the problems found (none: it passed)."""
+
+    key: str
+    rule: str
+    checked: str
+    problems: tuple[ConfigError, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: str
+    namespace: str
+    name: str
+    judged: bool
+    checks: tuple[Check, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def denying_rule(self) -> str:
+        """The first failed check's rule (a metrics label), or ``none`` when allowed."""
+        failed = self.failed
+        return failed[0].rule if failed else "none"
+
+    def message(self) -> str:
+        """The refusal text: for each problem, key:line:column, what is wrong, which rule."""
+        parts = []
+        for check in self.failed:
+            for problem in check.problems:
+                parts.append(f"{problem} [rule {check.rule}: {check.checked}]")
+        return f"{self.kind} {self.namespace}/{self.name}: " + "; ".join(parts)
+
+
+class SchemaCache:
+    """Compiled schemas by the digest of their bytes, so each is compiled once (bounded LRU)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._items: OrderedDict[bytes, JsonSchema] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def compile(self, raw: bytes, source: str) -> JsonSchema:
+        digest = hashlib.blake2b(raw + b"\0" + source.encode(), digest_size=16).digest()
+        with self._lock:
+            found = self._items.get(digest)
+            if found is not None:
+                self._items.move_to_end(digest)
+                return found
+        schema = JsonSchema(parse(source, raw, "yaml"), source=source)
+        with self._lock:
+            self._items[digest] = schema
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return schema
+
+
+class Engine:
+    """Rules + where referenced schemas come from -> :meth:`judge` for any object."""
+
+    def __init__(
+        self, rules: Rules, schemas: SchemaSource, cache: SchemaCache | None = None
+    ) -> None:
+        self.rules = rules
+        self.schemas = schemas
+        self.cache = cache or SchemaCache()
+
+    def judge(self, obj: Mapping[str, Any], namespace: str | None = None) -> Verdict:
+        """The verdict on ``obj``; ``namespace`` overrides the object's (the request's)."""
+        kind = str(obj.get("kind") or "")
+        meta = obj.get("metadata") or {}
+        ns = namespace or str(meta.get("namespace") or "default")
+        name = str(meta.get("name") or meta.get("generateName") or "")
+        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()}
+        annotations = {str(k): str(v) for k, v in (meta.get("annotations") or {}).items()}
+        checks: list[Check] = []
+        try:
+            own = annotation_rules(ns, annotations)
+        except RulesError as exc:
+            own = []
+            checks.append(Check("-", ANNOTATION_RULE, "annotations", (ConfigError(str(exc)),)))
+        from_file = self.rules.matching(kind, ns, name, labels)
+        judged = labels.get(OPT_IN_LABEL) == "true" or bool(own) or bool(from_file) or bool(checks)
+        if not judged or kind not in ("ConfigMap", "Secret"):
+            return Verdict(kind, ns, name, judged=False)
+        files, undecodable = decode_files(obj)
+        for key in undecodable:
+            problem = ConfigError("not valid base64", file=key)
+            checks.append(Check(key, SYNTAX_RULE, "base64", (problem,)))
+        rules = [*own, *from_file]
+        for key in sorted(files):
+            checks.extend(
+                self._check_key(kind, key, files[key], [r for r in rules if r.match.key(key)])
+            )
+        return Verdict(kind, ns, name, judged=True, checks=tuple(checks))
+
+    def _check_key(self, kind: str, key: str, raw: bytes, rules: Sequence[Rule]) -> list[Check]:
+        validating = [r for r in rules if r.schema or r.schema_ref or r.model]
+        fmt = next((r.format for r in rules if r.format), None) or format_for(key)
+        if fmt == "auto":
+            if not validating:
+                return []  # no known format and nothing to check it against
+            fmt = "yaml"  # a schema or model needs structure: YAML reads JSON too
+        first = rules[0].name if rules else SYNTAX_RULE
+        try:
+            value = parse(key, raw, fmt)
+        except ConfigError as exc:
+            return [Check(key, first, f"{fmt} syntax", (_safe(kind, exc, fmt),))]
+        if not validating:
+            return [Check(key, first, f"{fmt} syntax")]
+        return [self._validate(key, raw, value, fmt, rule) for rule in validating]
+
+    def _validate(self, key: str, raw: bytes, value: Any, fmt: str, rule: Rule) -> Check:
+        checked = rule.describe(fmt)
+        position_raw = raw if fmt in ("yaml", "json") else b""
+        if rule.model is not None:
+            try:
+                validate_with(rule.model, value, {key: position_raw}, directory=False)
+            except ConfigError as exc:
+                return Check(key, rule.name, checked, (exc,))
+            return Check(key, rule.name, checked)
+        schema = rule.schema
+        if schema is None and rule.schema_ref is not None:
+            found = self._referenced(rule.schema_ref)
+            if isinstance(found, ConfigError):
+                return Check(key, rule.name, checked, (found.in_file(key),))
+            schema = found
+        assert schema is not None
+        problems = schema.problems(value, position_raw, file=key)
+        return Check(key, rule.name, checked, tuple(problems))
+
+    def _referenced(self, ref: SchemaRef) -> JsonSchema | ConfigError:
+        raw = self.schemas.fetch(ref)  # SchemaUnavailable propagates: no verdict without it
+        if raw is None:
+            return ConfigError(f"the schema ({ref}) does not exist")
+        try:
+            return self.cache.compile(raw, f"{ref.namespace}/{ref.name}/{ref.key}")
+        except (ConfigError, SchemaError) as exc:
+            return ConfigError(f"the schema ({ref}) is unusable: {exc}")
+
+
+def _safe(kind: str, error: ConfigError, fmt: str) -> ConfigError:
+    """A Secret's syntax error keeps only its position: a parser's text may quote the input."""
+    if kind != "Secret":
+        return error
+    return ConfigError(f"not valid {fmt}", file=error.file, line=error.line, column=error.column)
