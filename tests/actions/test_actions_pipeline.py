@@ -25,7 +25,7 @@ from kubereload.actions import (
     find_processes,
     parse_signal,
 )
-from kubereload.cli.telemetry import Telemetry
+from kubereload.server import Telemetry
 
 
 class Collect(Telemetry):

@@ -20,9 +20,9 @@ from kubereload.actions import (
     ReloadContext,
     ReloadPipeline,
     Webhook,
-    WebhookConfig,
+    WebhookOptions,
 )
-from kubereload.cli.telemetry import Telemetry
+from kubereload.server import Telemetry
 
 
 class Hook:
@@ -84,7 +84,7 @@ def hook_factory() -> Iterator[Callable[[Callable[[int], int]], Hook]]:
 def test_a_flaky_webhook_is_retried_with_growing_backoff(hook_factory: Callable) -> None:
     hook = hook_factory(lambda n: 503 if n < 2 else 200)
     telemetry = Telemetry()
-    action = Webhook(WebhookConfig(hook.url, retries=4, backoff=0.05), telemetry)
+    action = Webhook(WebhookOptions(hook.url, retries=4, backoff=0.05), telemetry)
     action.run(ReloadContext(("conf",)))
     assert len(hook.requests) == 3
     times = [r[0] for r in hook.requests]
@@ -99,24 +99,26 @@ def test_a_flaky_webhook_is_retried_with_growing_backoff(hook_factory: Callable)
 
 def test_retries_are_bounded_and_a_4xx_is_not_retried(hook_factory: Callable) -> None:
     always_down = hook_factory(lambda n: 500)
-    action = Webhook(WebhookConfig(always_down.url, retries=2, backoff=0.01))
+    action = Webhook(WebhookOptions(always_down.url, retries=2, backoff=0.01))
     with pytest.raises(ActionError, match=r"HTTP 500.*attempt 3/3"):
         action.run(ReloadContext(("conf",)))
     assert len(always_down.requests) == 3
 
     forbidden = hook_factory(lambda n: 403)
     with pytest.raises(ActionError, match="unexpected HTTP 403"):
-        Webhook(WebhookConfig(forbidden.url, retries=5, backoff=0.01)).run(ReloadContext(("conf",)))
+        Webhook(WebhookOptions(forbidden.url, retries=5, backoff=0.01)).run(
+            ReloadContext(("conf",))
+        )
     assert len(forbidden.requests) == 1
 
 
 def test_expect_method_and_headers(hook_factory: Callable) -> None:
     hook = hook_factory(lambda n: 202)
-    strict = Webhook(WebhookConfig(hook.url, expect=[204], retries=0))
+    strict = Webhook(WebhookOptions(hook.url, expect=[204], retries=0))
     with pytest.raises(ActionError, match="unexpected HTTP 202"):
         strict.run(ReloadContext(("conf",)))
     Webhook(
-        WebhookConfig(hook.url, method="PUT", headers={"X-Reason": "config"}, expect=[202])
+        WebhookOptions(hook.url, method="PUT", headers={"X-Reason": "config"}, expect=[202])
     ).run(ReloadContext(("conf",)))
     _, method, path, headers = hook.requests[-1]
     assert (method, path, headers["X-Reason"]) == ("PUT", "/-/reload", "config")
@@ -154,8 +156,8 @@ def test_a_hung_webhook_times_out_without_blocking_the_next_change(
     url, accepted = silent_server
     good = hook_factory(lambda n: 200)
     telemetry = Telemetry()
-    hung = Webhook(WebhookConfig(url, timeout=0.3, retries=1, backoff=0.05), telemetry)
-    second = Webhook(WebhookConfig(good.url, retries=0), telemetry)
+    hung = Webhook(WebhookOptions(url, timeout=0.3, retries=1, backoff=0.05), telemetry)
+    second = Webhook(WebhookOptions(good.url, retries=0), telemetry)
     finished = threading.Event()
     results = []
 
@@ -199,7 +201,7 @@ def test_credentials_reach_the_server_but_never_logs_errors_or_metrics(
     url = hook.url.replace("http://", "http://alice:s3cr3t-pw@") + "?apikey=qs-secret-123"
     telemetry = Telemetry()
     action = Webhook(
-        WebhookConfig(url, bearer_token_file=token, retries=3, backoff=0.01), telemetry
+        WebhookOptions(url, bearer_token_file=token, retries=3, backoff=0.01), telemetry
     )
     caplog.set_level(logging.DEBUG)
     action.run(ReloadContext(("conf",)))
@@ -210,7 +212,7 @@ def test_credentials_reach_the_server_but_never_logs_errors_or_metrics(
     assert hook.requests[-1][3]["Authorization"] == "Bearer tok-rotated-1a2b3c"
 
     down = Webhook(
-        WebhookConfig(url.replace(str(hook.server.server_address[1]), "1"), retries=0), telemetry
+        WebhookOptions(url.replace(str(hook.server.server_address[1]), "1"), retries=0), telemetry
     )
     with pytest.raises(ActionError) as failure:
         down.run(ReloadContext(("conf",)))
@@ -226,11 +228,11 @@ def test_basic_auth_from_a_file(hook_factory: Callable, tmp_path: Path) -> None:
     hook = hook_factory(lambda n: 200)
     creds = tmp_path / "auth"
     creds.write_text("reloader:pa55\n")
-    Webhook(WebhookConfig(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
+    Webhook(WebhookOptions(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
     assert hook.requests[0][3]["Authorization"] == "Basic cmVsb2FkZXI6cGE1NQ=="
     creds.unlink()
     with pytest.raises(ActionError, match="cannot read the basic auth file"):
-        Webhook(WebhookConfig(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
+        Webhook(WebhookOptions(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
 
 
 @pytest.fixture
@@ -255,10 +257,10 @@ def tls_hook(tmp_path: Path) -> Iterator[tuple[str, Path, Hook]]:
 
 def test_https_with_a_ca_file(tls_hook: tuple[str, Path, Hook]) -> None:
     url, cert, hook = tls_hook
-    Webhook(WebhookConfig(url, ca_file=cert)).run(ReloadContext(("c",)))
+    Webhook(WebhookOptions(url, ca_file=cert)).run(ReloadContext(("c",)))
     assert len(hook.requests) == 1
     telemetry = Telemetry()
-    untrusted = Webhook(WebhookConfig(url, retries=0), telemetry)
+    untrusted = Webhook(WebhookOptions(url, retries=0), telemetry)
     with pytest.raises(ActionError, match="TLS error"):
         untrusted.run(ReloadContext(("c",)))
     assert telemetry.webhook_errors.value(target=untrusted.target, reason="tls") == 1

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from cli.krproc import http_get, kubereload, listen_port
-from kubereload.cli.common import duration
 from kubereload.cli.main import main
+from kubereload.cli.values import duration
 from kubereload.volume import AtomicWriter
 from webhook_receiver import Receiver
 

@@ -4,7 +4,6 @@ import pytest
 
 from kubereload.rollout.annotations import (
     SourceFlags,
-    parse_duration,
     parse_policy,
     parse_source_flags,
 )
@@ -77,20 +76,6 @@ def test_bad_values_are_reported_not_fatal() -> None:
     assert policy.pause_period is None and policy.keys is None
     assert len(policy.problems) == 2
     assert "soon" in policy.problems[1] or "soon" in policy.problems[0]
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("30s", 30.0), ("5m", 300.0), ("1h30m", 5400.0), ("250ms", 0.25), ("1.5h", 5400.0)],
-)
-def test_durations(text: str, seconds: float) -> None:
-    assert parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "5", "m5", "5 m", "5x", "1h-3m"])
-def test_bad_durations(text: str) -> None:
-    with pytest.raises(ValueError, match="not a duration"):
-        parse_duration(text)
 
 
 def test_source_flags() -> None:

@@ -11,27 +11,35 @@ from kubereload.actions.base import (
     ReloadContext,
     ReloadResult,
 )
-from kubereload.actions.command import Command, CommandResult, Exec, Validate
+from kubereload.actions.command import Command, CommandResult, Exec, ExecOptions, Validate
 from kubereload.actions.pipeline import ReloadPipeline
 from kubereload.actions.redact import redact_url
-from kubereload.actions.signals import Signal, find_processes, parse_signal
-from kubereload.actions.webhook import Webhook, WebhookConfig, parse_expect, parse_header
+from kubereload.actions.registry import ACTIONS, build_actions
+from kubereload.actions.signals import Signal, SignalOptions, find_processes, parse_signal
+from kubereload.actions.spec import ActionOptions, Flag
+from kubereload.actions.webhook import Webhook, WebhookOptions, parse_expect, parse_header
 
 __all__ = [
+    "ACTIONS",
     "Action",
     "ActionError",
+    "ActionOptions",
     "Command",
     "CommandResult",
     "Exec",
+    "ExecOptions",
+    "Flag",
     "NullObserver",
     "Observer",
     "ReloadContext",
     "ReloadPipeline",
     "ReloadResult",
     "Signal",
+    "SignalOptions",
     "Validate",
     "Webhook",
-    "WebhookConfig",
+    "WebhookOptions",
+    "build_actions",
     "find_processes",
     "parse_expect",
     "parse_header",

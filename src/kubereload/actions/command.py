@@ -13,10 +13,13 @@ import shlex
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from kubereload.actions import children
-from kubereload.actions.base import ActionError, ReloadContext
+from kubereload.actions.base import ActionError, Observer, ReloadContext
+from kubereload.actions.spec import flag
+from kubereload.durations import parse_seconds
 
 log = logging.getLogger("kubereload.actions")
 
@@ -95,6 +98,42 @@ class Validate:
             )
         if result.output.strip():
             log.debug("validate output: %s", result.output.rstrip())
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    """``--exec CMD``: a command run as the reload."""
+
+    kind: ClassVar[str] = "exec"
+
+    command: str = field(
+        metadata=flag(
+            "--exec",
+            "run CMD (split like a shell would, but no shell); repeatable",
+            metavar="CMD",
+            repeat=True,
+        )
+    )
+    shell: bool = field(
+        default=False,
+        metadata=flag(
+            "--exec-shell",
+            "run --exec and --validate with /bin/sh -c (pipes, $VARS, &&)",
+            switch=True,
+        ),
+    )
+    timeout: float = field(
+        default=60.0,
+        metadata=flag(
+            "--exec-timeout",
+            "kill an --exec command after this long (default 60s)",
+            metavar="DURATION",
+            parse=parse_seconds,
+        ),
+    )
+
+    def build(self, observer: Observer) -> Exec:
+        return Exec(Command(self.command, shell=self.shell, timeout=self.timeout))
 
 
 class Exec:

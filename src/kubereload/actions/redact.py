@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 MASK = "REDACTED"
+MIN_SCRUBBED = 4  # shortest secret masked in free text
 
 
 def redact_url(url: str) -> str:
@@ -48,3 +49,17 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+def url_secrets(urls: Iterable[str]) -> list[str]:
+    """The parts of URLs that must never be shown in free text: user, password, query values."""
+    found: list[str] = []
+    for url in urls:
+        try:
+            parts = urlsplit(url)
+            found += [p for p in (parts.username, parts.password) if p]
+            found += [v for _, v in parse_qsl(parts.query)]
+        except ValueError:
+            found.append(url)
+    # Shorter strings would mask ordinary words everywhere; URLs are redacted structurally anyway.
+    return [s for s in found if len(s) >= MIN_SCRUBBED]

@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from dataclasses import dataclass, field
 from pathlib import Path
+from signal import Signals
+from typing import ClassVar
 
-from kubereload.actions.base import ActionError, ReloadContext
+from kubereload.actions.base import ActionError, Observer, ReloadContext
+from kubereload.actions.spec import flag
 
 log = logging.getLogger("kubereload.actions")
 
@@ -67,6 +71,49 @@ def find_processes(name: str, proc: Path = PROC) -> list[int]:
         if comm == name[:15] or _argv0(pid, proc) == name:
             matches[pid] = ppid
     return sorted(pid for pid, ppid in matches.items() if ppid not in matches)
+
+
+@dataclass(frozen=True)
+class SignalOptions:
+    """``--signal SIG`` and the one process it goes to."""
+
+    kind: ClassVar[str] = "signal"
+
+    signal: Signals = field(
+        metadata=flag(
+            "--signal",
+            "send SIG (HUP, USR1, ...) to the process given by one of:",
+            metavar="SIG",
+            parse=parse_signal,
+        )
+    )
+    pid: int | None = field(
+        default=None, metadata=flag("--pid", "  ... this pid", parse=int, needs_primary=True)
+    )
+    pid_file: Path | None = field(
+        default=None,
+        metadata=flag(
+            "--pid-file",
+            "  ... the pid in FILE (read at each reload)",
+            metavar="FILE",
+            parse=Path,
+            needs_primary=True,
+        ),
+    )
+    process_name: str | None = field(
+        default=None,
+        metadata=flag(
+            "--process-name",
+            "  ... the process called NAME (shareProcessNamespace: true)",
+            metavar="NAME",
+            needs_primary=True,
+        ),
+    )
+
+    def build(self, observer: Observer) -> Signal:
+        return Signal(
+            self.signal, pid=self.pid, pid_file=self.pid_file, process_name=self.process_name
+        )
 
 
 class Signal:

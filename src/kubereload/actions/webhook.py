@@ -20,29 +20,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
+from kubereload.actions.spec import flag, parse_count
+from kubereload.durations import parse_seconds
 
 log = logging.getLogger("kubereload.actions")
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-@dataclass(frozen=True)
-class WebhookConfig:
-    url: str
-    method: str = "POST"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    bearer_token_file: Path | None = None
-    basic_auth_file: Path | None = None  # one line: "user:password"
-    ca_file: Path | None = None
-    timeout: float = 5.0
-    expect: Sequence[int] = ()  # empty: any 2xx
-    retries: int = 4
-    backoff: float = 0.2
-    backoff_max: float = 5.0
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -67,6 +55,114 @@ def parse_expect(value: str) -> list[int]:
     return codes
 
 
+@dataclass(frozen=True)
+class WebhookOptions:
+    """One ``--webhook`` target and how to call it."""
+
+    kind: ClassVar[str] = "webhook"
+
+    url: str = field(
+        metadata=flag(
+            "--webhook",
+            "call this URL (repeatable; credentials in it are never logged)",
+            metavar="URL",
+            repeat=True,
+        )
+    )
+    method: str = field(
+        default="POST",
+        metadata=flag(
+            "--webhook-method", "HTTP method (default POST)", metavar="METHOD", parse=str.upper
+        ),
+    )
+    headers: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=flag(
+            "--webhook-header",
+            "extra request header (repeatable)",
+            metavar="'K: V'",
+            parse=parse_header,
+            repeat=True,
+            collect=dict,
+        ),
+    )
+    bearer_token_file: Path | None = field(
+        default=None,
+        metadata=flag(
+            "--webhook-bearer-token-file",
+            "send 'Authorization: Bearer <file content>'; re-read on each call",
+            metavar="FILE",
+            parse=Path,
+        ),
+    )
+    basic_auth_file: Path | None = field(  # one line: "user:password"
+        default=None,
+        metadata=flag(
+            "--webhook-basic-auth-file",
+            "file holding 'user:password' for basic auth; re-read on each call",
+            metavar="FILE",
+            parse=Path,
+        ),
+    )
+    ca_file: Path | None = field(
+        default=None,
+        metadata=flag(
+            "--webhook-ca-file",
+            "CA bundle to verify an https:// webhook",
+            metavar="FILE",
+            parse=Path,
+        ),
+    )
+    timeout: float = field(
+        default=5.0,
+        metadata=flag(
+            "--webhook-timeout",
+            "per attempt (default 5s)",
+            metavar="DURATION",
+            parse=parse_seconds,
+        ),
+    )
+    expect: Sequence[int] = field(  # empty: any 2xx
+        default=(),
+        metadata=flag(
+            "--webhook-expect",
+            "status codes that mean success, e.g. 200,204 (default any 2xx)",
+            metavar="CODES",
+            parse=parse_expect,
+        ),
+    )
+    retries: int = field(
+        default=4,
+        metadata=flag(
+            "--webhook-retries",
+            "retries after a timeout, connection error, 429 or 5xx (default 4)",
+            metavar="N",
+            parse=parse_count,
+        ),
+    )
+    backoff: float = field(
+        default=0.2,
+        metadata=flag(
+            "--webhook-backoff",
+            "first retry delay, doubling each time, with jitter (default 200ms)",
+            metavar="DURATION",
+            parse=parse_seconds,
+        ),
+    )
+    backoff_max: float = field(
+        default=5.0,
+        metadata=flag(
+            "--webhook-backoff-max",
+            "longest retry delay (default 5s)",
+            metavar="DURATION",
+            parse=parse_seconds,
+        ),
+    )
+
+    def build(self, observer: Observer) -> Webhook:
+        return Webhook(self, observer)
+
+
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential back-off with "equal jitter": half fixed, half random, so waits keep growing
     while replicas spread out. ``attempt`` counts from 0."""
@@ -88,7 +184,7 @@ class Webhook:
 
     kind = "webhook"
 
-    def __init__(self, config: WebhookConfig, observer: Observer | None = None) -> None:
+    def __init__(self, config: WebhookOptions, observer: Observer | None = None) -> None:
         parts = urlsplit(config.url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"webhook URL {redact_url(config.url)} must be http:// or https://")

@@ -17,16 +17,11 @@ import threading
 import uuid
 
 from kubereload import __version__
-from kubereload.cli.common import (
-    ENV_HELP,
-    Repeat,
-    add_kube_flags,
-    add_service_flags,
-    apply_env,
-    duration,
-    help_text,
-    setup_logging,
-)
+from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
+from kubereload.cli.flags import add_kube_flags, add_service_flags
+from kubereload.cli.logs import setup_logging
+from kubereload.cli.usage import help_text
+from kubereload.cli.values import duration
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
 from kubereload.rollout.api import HttpLeaseStore
 from kubereload.rollout.controller import Controller, Settings
@@ -34,19 +29,22 @@ from kubereload.rollout.lease import LeaderElector
 from kubereload.rollout.patches import STRATEGIES
 from kubereload.server import HealthRegistry, Registry, StatusServer, parse_listen
 
-log = logging.getLogger("kubereload.controller")
+log = logging.getLogger(__name__)
 
 
 def add_controller_flags(parser: argparse.ArgumentParser) -> None:
     what = parser.add_argument_group("what to watch")
     what.add_argument(
-        "--namespace", action=Repeat, metavar="NS", help="watch only NS (repeatable; default all)"
+        "--namespace",
+        action=RepeatedFlag,
+        metavar="NS",
+        help="watch only NS (repeatable; default all)",
     )
     what.add_argument(
         "--namespace-selector", metavar="LABELS", help="watch only namespaces with these labels"
     )
     what.add_argument(
-        "--ignore-namespace", action=Repeat, metavar="NS", help="never act in NS (repeatable)"
+        "--ignore-namespace", action=RepeatedFlag, metavar="NS", help="never act in NS (repeatable)"
     )
     what.add_argument(
         "--resource-selector",
@@ -171,7 +169,7 @@ def settings_from(args: argparse.Namespace, who: str) -> Settings:
 
 
 def handle(args: argparse.Namespace) -> int:
-    setup_logging(args)
+    setup_logging(args.log_format, args.log_level)
     who = identity()
     try:
         config = load_config(args.kubeconfig, args.context)

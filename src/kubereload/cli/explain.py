@@ -14,7 +14,9 @@ import sys
 
 import httpx2 as httpx
 
-from kubereload.cli.common import ENV_HELP, add_kube_flags, apply_env, help_text
+from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.flags import add_kube_flags
+from kubereload.cli.usage import help_text
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
 from kubereload.kube.errors import ApiError
 from kubereload.rollout import api

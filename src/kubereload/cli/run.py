@@ -5,28 +5,26 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kubereload.cli.common import (
-    ENV_HELP,
+from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.flags import (
     add_action_flags,
     add_api_source_flags,
     add_service_flags,
     add_source_flags,
-    apply_env,
-    build_pipeline,
-    duration,
-    fail,
-    setup_logging,
-    signal_type,
-    start_server,
-    url_secrets,
 )
-from kubereload.cli.sources import WatchedSources
-from kubereload.cli.telemetry import Telemetry
+from kubereload.cli.logs import setup_logging
+from kubereload.cli.options import log_secrets, sidecar_options
+from kubereload.cli.usage import fail
+from kubereload.cli.values import duration, signal_type
+from kubereload.sidecar import Sidecar
 from kubereload.supervise import ChildReload, Supervisor
 
-log = logging.getLogger("kubereload")
+if TYPE_CHECKING:
+    from kubereload.sync.background import BackgroundSync
+
+log = logging.getLogger(__name__)
 
 EPILOG = f"""\
 examples:
@@ -102,28 +100,18 @@ def handle(args: argparse.Namespace) -> int:
     argv = list(args.command)
     if argv and argv[0] == "--":
         argv = argv[1:]
-    setup_logging(args, url_secrets(args.webhook))
+    setup_logging(args.log_format, args.log_level, log_secrets(args))
     if not argv:
         return fail("run", "no command: kubereload run [options] -- CMD [ARGS...]")
-    paths = [*args.dir, *args.file]
-    names = [str(p) for p in paths]
-    telemetry = Telemetry(unready_on_failure=args.unready_on_failure)
     supervisor = Supervisor(argv, stop_signal=args.stop_signal, stop_timeout=args.stop_timeout)
     child_reload = ChildReload(supervisor, args.reload_signal, restart=args.restart)
     try:
-        pipeline = build_pipeline(args, telemetry, names, extra_actions=[child_reload])
+        sidecar = Sidecar(sidecar_options(args), extra_actions=[child_reload])
+        api_sync = _start_api_sync(args)
     except ValueError as exc:
         return fail("run", str(exc))
     try:
-        api_sync = None
-        if args.configmap or args.secret:  # the API writes into --dir; loads the kube client
-            from kubereload.cli.sync import start_api_sync  # noqa: PLC0415
-
-            api_sync = start_api_sync(args)
-    except ValueError as exc:
-        return fail("run", str(exc))
-    try:
-        server = start_server(args, telemetry)
+        sidecar.serve_status()
     except (OSError, ValueError) as exc:
         return fail("run", f"--listen {args.listen}: {exc}")
     try:
@@ -131,23 +119,29 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as exc:
         log.error("cannot start %s: %s", argv[0], exc.strerror or exc)
         return 127
-    telemetry.health.add_probe(
+    sidecar.telemetry.health.add_probe(
         "live", "child", lambda: None if supervisor.pid is not None else "the child is not running"
     )
-    sources = None
-    if paths:
-        pipeline.start()
-        sources = WatchedSources(paths, pipeline, telemetry)
-        sources.start()
-        if args.initial_reload:
-            pipeline.submit(*names)
+    sidecar.start()
     try:
         return supervisor.run()
     finally:
-        if sources is not None:
-            sources.close()
         if api_sync is not None:
             api_sync.close()
-        pipeline.close(timeout=2)
-        if server is not None:
-            server.close()
+        sidecar.close(timeout=2)
+
+
+def _start_api_sync(args: argparse.Namespace) -> BackgroundSync | None:
+    """``--configmap``/``--secret``: the API writes into ``--dir`` (this loads the kube client)."""
+    if not (args.configmap or args.secret):
+        return None
+    if len(args.dir) != 1 or args.file:
+        raise ValueError("--configmap/--secret write into exactly one --dir (and no --file)")
+    from kubereload.kube.config import KubeConfigError, load_config  # noqa: PLC0415
+    from kubereload.sync.background import start_api_sync  # noqa: PLC0415
+
+    try:
+        config = load_config(args.kubeconfig, args.context)
+    except KubeConfigError as err:
+        raise ValueError(str(err)) from err
+    return start_api_sync(config, configmaps=args.configmap, secrets=args.secret, root=args.dir[0])

@@ -6,23 +6,15 @@ import argparse
 import logging
 from typing import Any
 
-from kubereload.cli.common import (
-    ENV_HELP,
-    StopSignal,
-    add_action_flags,
-    add_service_flags,
-    add_source_flags,
-    apply_env,
-    build_pipeline,
-    fail,
-    setup_logging,
-    start_server,
-    url_secrets,
-)
-from kubereload.cli.sources import WatchedSources
-from kubereload.cli.telemetry import Telemetry
+from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.flags import add_action_flags, add_service_flags, add_source_flags
+from kubereload.cli.logs import setup_logging
+from kubereload.cli.options import log_secrets, sidecar_options
+from kubereload.cli.stop import StopSignal
+from kubereload.cli.usage import fail
+from kubereload.sidecar import Sidecar
 
-log = logging.getLogger("kubereload")
+log = logging.getLogger(__name__)
 
 EPILOG = f"""\
 examples:
@@ -66,34 +58,24 @@ def register(subparsers: Any) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     stop = StopSignal()
-    paths = [*args.dir, *args.file]
-    setup_logging(args, url_secrets(args.webhook))
-    if not paths:
+    setup_logging(args.log_format, args.log_level, log_secrets(args))
+    if not (args.dir or args.file):
         return fail("watch", "nothing to watch: give --dir or --file (or KUBERELOAD_DIR)")
-    telemetry = Telemetry(unready_on_failure=args.unready_on_failure)
-    names = [str(p) for p in paths]
     try:
-        pipeline = build_pipeline(args, telemetry, names)
+        sidecar = Sidecar(sidecar_options(args))
     except ValueError as exc:
         return fail("watch", str(exc))
-    if not pipeline.actions:
+    if not sidecar.actions:
         return fail("watch", "no reload action: give --webhook, --signal or --exec")
-    for action in pipeline.actions:
+    for action in sidecar.actions:
         log.info("on change: %s", action.describe())
     try:
-        server = start_server(args, telemetry)
+        sidecar.serve_status()
     except (OSError, ValueError) as exc:
         return fail("watch", f"--listen {args.listen}: {exc}")
-    pipeline.start()
-    sources = WatchedSources(paths, pipeline, telemetry)
-    sources.start()
-    if args.initial_reload:
-        pipeline.submit(*names)
+    sidecar.start()
     try:
         stop.wait()
     finally:
-        sources.close()
-        pipeline.close()
-        if server is not None:
-            server.close()
+        sidecar.close()
     return 0

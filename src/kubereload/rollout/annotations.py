@@ -7,9 +7,10 @@ manifests; kubereload's own ``kubereload.io/`` names say the same things, plus `
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from kubereload.durations import parse_duration
 
 RELOADER = "reloader.stakater.com"
 OWN = "kubereload.io"
@@ -41,27 +42,6 @@ def _names(annotations: Mapping[str, str], names: tuple[str, ...]) -> frozenset[
         found.update(part.strip() for part in annotations.get(name, "").split(","))
     found.discard("")
     return frozenset(found)
-
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go-style duration (``90s``, ``5m``, ``1h30m``, ``250ms``), as Reloader takes.
-
-    Raises ValueError naming the text when it is not one.
-    """
-    text = text.strip()
-    pos, total = 0, 0.0
-    for match in _DURATION_PART.finditer(text):
-        if match.start() != pos:
-            break
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    if not text or pos != len(text):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 30s, 5m, 1h30m)")
-    return total
 
 
 @dataclass(frozen=True, slots=True)

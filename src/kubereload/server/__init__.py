@@ -3,6 +3,7 @@
 from kubereload.server.health import HealthRegistry
 from kubereload.server.http import StatusServer, parse_listen
 from kubereload.server.metrics import Counter, Gauge, Histogram, Registry
+from kubereload.server.telemetry import Telemetry
 
 __all__ = [
     "Counter",
@@ -11,5 +12,6 @@ __all__ = [
     "Histogram",
     "Registry",
     "StatusServer",
+    "Telemetry",
     "parse_listen",
 ]

@@ -11,11 +11,12 @@ import asyncio
 import logging
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 
 from kubereload.kube.config import ClusterConfig, async_client
 from kubereload.kube.status import all_synced
 from kubereload.sync.runner import make_informers, release_memory, retry_writes
-from kubereload.sync.sources import Source
+from kubereload.sync.sources import Source, plan
 from kubereload.sync.writer import SyncWriter, WriterOptions
 
 log = logging.getLogger("kubereload.sync")
@@ -83,3 +84,35 @@ class BackgroundSync:
                 for task in tasks:
                     task.cancel()
                 await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def start_api_sync(
+    config: ClusterConfig,
+    *,
+    configmaps: list[str],
+    secrets: list[str],
+    root: Path,
+    timeout: float = 60.0,
+) -> BackgroundSync:
+    """Start syncing the named ConfigMaps/Secrets (``[NS/]NAME``) into ``root`` and wait for
+    the first write. ValueError when a name is malformed or nothing was read in ``timeout``."""
+    sources = plan(
+        configmaps=configmaps,
+        secrets=secrets,
+        selector=None,
+        kind="configmap",
+        namespaces=[],
+        all_namespaces=False,
+        default_namespace=config.namespace,
+    )
+    options = WriterOptions(
+        root=root,
+        per_object=len(sources) > 1,
+        with_kind=len({s.kind for s in sources}) > 1,
+    )
+    sync = BackgroundSync(config, sources, options)
+    sync.start()
+    if not sync.wait_synced(timeout):
+        sync.close()
+        raise ValueError(f"{config.server}: objects not read within {timeout:g} s")
+    return sync

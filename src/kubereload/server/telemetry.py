@@ -1,4 +1,4 @@
-"""The metrics and health checks of a reloading command (``watch``, ``run``, later ``sync``).
+"""The metrics and health checks of a reloading command (``watch``, ``run``, ``sync``).
 
 It is the pipeline's :class:`~kubereload.actions.Observer`: what the actions report becomes
 Prometheus metrics and readiness. Labels carry paths and credential-free URL targets only.
@@ -6,13 +6,10 @@ Prometheus metrics and readiness. Labels carry paths and credential-free URL tar
 
 from __future__ import annotations
 
-import logging
-
 from kubereload import __version__
 from kubereload.actions import ReloadResult
-from kubereload.server import HealthRegistry, Registry
-
-log = logging.getLogger("kubereload")
+from kubereload.server.health import HealthRegistry
+from kubereload.server.metrics import Registry
 
 
 class Telemetry:

@@ -1,6 +1,7 @@
-"""Watching several ``--dir``/``--file`` sources at once: one Detector each, one pipeline.
+"""Watching several directories and files at once (``--dir``/``--file``): one Detector each,
+all feeding one pipeline.
 
-Readiness waits until every source has been read once; a source missing at start is reported
+Readiness waits until every path has been read once; a path missing at start is reported
 and watched until it appears (its first appearance is a change, so it reloads).
 """
 
@@ -13,14 +14,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kubereload.actions import ReloadPipeline
-from kubereload.cli.telemetry import Telemetry
+from kubereload.server import Telemetry
 from kubereload.volume import Snapshot, SnapshotError, read_snapshot
 from kubereload.watch import Detector
 
 log = logging.getLogger("kubereload.watch")
 
 
-class WatchedSources:
+class WatchedPaths:
     """Detectors for ``paths`` feeding ``pipeline.submit``."""
 
     def __init__(

@@ -1,0 +1,115 @@
+"""Flags that also read the environment, and keep the order of the reload actions.
+
+Every flag can also come from the environment: ``--webhook-timeout`` reads
+``KUBERELOAD_WEBHOOK_TIMEOUT``; a flag given on the command line wins. Repeatable flags take
+several values from one variable, one per line (or comma-separated when there is no line break);
+switches take ``1/true/yes/on`` or ``0/false/no/off``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+ENV_PREFIX = "KUBERELOAD_"
+
+ENV_HELP = (
+    "Every flag also reads KUBERELOAD_<FLAG> (e.g. --webhook-timeout -> "
+    "KUBERELOAD_WEBHOOK_TIMEOUT); the command line wins. Repeatable flags: one value per line "
+    "(or comma-separated if there is no line break). Switches: 1/true/yes or 0/false/no. "
+    "Durations: 500ms, 2s, 1m, 1m30s (a bare number is seconds)."
+)
+
+_SECRET_BEARING = {"KUBERELOAD_WEBHOOK", "KUBERELOAD_WEBHOOK_HEADER"}
+
+
+def _remember_order(namespace: argparse.Namespace, dest: str, value: Any) -> None:
+    order = getattr(namespace, "action_order", None) or []
+    namespace.action_order = [*order, (dest, value)]
+
+
+class RepeatedFlag(argparse.Action):
+    """Like ``append``, but values from the command line replace the environment's; with
+    ``ordered``, the flag asks for a reload action and its place among them is remembered
+    (they run in the order given)."""
+
+    def __init__(self, *args: Any, ordered: bool = False, **kwargs: Any) -> None:
+        kwargs.setdefault("default", [])
+        super().__init__(*args, **kwargs)
+        self.ordered = ordered
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        current = getattr(namespace, self.dest, None)
+        if current is None or current is self.default:
+            current = []
+        setattr(namespace, self.dest, [*current, values])
+        if self.ordered:
+            _remember_order(namespace, self.dest, values)
+
+
+class OrderedFlag(argparse.Action):
+    """A single-valued flag asking for a reload action, whose place among them is remembered."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        _remember_order(namespace, self.dest, values)
+
+
+def env_name(flag: argparse.Action) -> str | None:
+    longs = [o for o in flag.option_strings if o.startswith("--")]
+    if not longs:
+        return None
+    return ENV_PREFIX + longs[0][2:].upper().replace("-", "_")
+
+
+def _env_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise argparse.ArgumentTypeError("expected 1/true/yes/on or 0/false/no/off")
+
+
+def apply_env(parser: argparse.ArgumentParser, environ: dict[str, str] | None = None) -> None:
+    """Make ``KUBERELOAD_<FLAG>`` the default of each flag of ``parser``.
+
+    A bad value stops with the variable's name and the reason, never the value (it may be a
+    URL with a password in it).
+    """
+    env = os.environ if environ is None else environ
+    for flag in parser._actions:
+        name = env_name(flag)
+        if name is None or name not in env or flag.dest in ("help", "version"):
+            continue
+        raw = env[name]
+        try:
+            if isinstance(flag, argparse._StoreTrueAction):
+                value: Any = _env_bool(raw)
+            elif isinstance(flag, RepeatedFlag):
+                items = raw.splitlines() if "\n" in raw else raw.split(",")
+                convert = flag.type or str
+                value = [convert(i.strip()) for i in items if i.strip()]  # type: ignore[operator]
+            else:
+                convert = flag.type or str
+                value = convert(raw.strip())  # type: ignore[operator]
+                if flag.choices is not None and value not in flag.choices:
+                    raise argparse.ArgumentTypeError(f"must be one of {', '.join(flag.choices)}")
+        except (argparse.ArgumentTypeError, ValueError) as exc:
+            message = str(exc) if name not in _SECRET_BEARING else "invalid value"
+            parser.error(f"environment variable {name}: {message}")
+        flag.default = value
+        flag.required = False

@@ -1,0 +1,41 @@
+"""Durations as people write them: ``500ms``, ``30s``, ``5m``, ``1h30m`` (Go's units).
+
+One parser for the flags (where a bare number also means seconds) and for the controller's
+``pause-period`` annotations (Go-style only, as stakater/Reloader reads them).
+"""
+
+from __future__ import annotations
+
+import re
+
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str, *, bare_seconds: bool = False) -> float:
+    """Seconds in ``text``: ``"500ms"`` -> 0.5, ``"1m30s"`` -> 90.0; with ``bare_seconds`` a
+    plain number is seconds too (``"2"`` -> 2.0). Raises ValueError naming the text."""
+    value = text.strip()
+    if bare_seconds:
+        try:
+            seconds = float(value)
+        except ValueError:
+            pass
+        else:
+            if seconds < 0:
+                raise ValueError(f"{text!r}: a duration cannot be negative")
+            return seconds
+    pos, total = 0, 0.0
+    for match in _PART.finditer(value):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        pos = match.end()
+    if not value or pos != len(value):
+        raise ValueError(f"{text!r} is not a duration (e.g. 500ms, 30s, 5m, 1h30m)")
+    return total
+
+
+def parse_seconds(text: str) -> float:
+    """A duration flag's value: a duration, or a bare number of seconds."""
+    return parse_duration(text, bare_seconds=True)

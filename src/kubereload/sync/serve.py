@@ -1,0 +1,69 @@
+"""``sync`` as a service: informers writing into the directory until SIGTERM/SIGINT, the first
+full sync written before any reload, and the informers' health and metrics reported."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.informer import Informer
+from kubereload.kube.status import InformerStatus, run_informers
+from kubereload.server import HealthRegistry, Registry
+from kubereload.sync.objects import ObjectFiles
+from kubereload.sync.runner import ChangeGate, make_informers, release_memory, retry_writes
+from kubereload.sync.sources import Source
+from kubereload.sync.writer import SyncWriter
+
+log = logging.getLogger(__name__)
+
+
+async def serve(
+    config: ClusterConfig,
+    *,
+    sources: list[Source],
+    writer: SyncWriter,
+    gate: ChangeGate,
+    registry: Registry,
+    health: HealthRegistry,
+    stall_timeout: float = 150.0,
+    initial_reload: bool = False,
+) -> int:
+    """Run the informers until SIGTERM/SIGINT; 1 if one of them died of a bug."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with async_client(config) as client:
+        retry = asyncio.Event()
+        informers = make_informers(
+            client, sources, writer, stall_timeout=stall_timeout, retry=retry
+        )
+        status = InformerStatus(informers, registry, health)
+        return await run_informers(
+            informers,
+            status,
+            [("write retries", retry_writes(writer, retry))],
+            stop,
+            lambda: _synced(informers, writer, sources, gate, initial_reload),
+        )
+
+
+def _synced(
+    informers: list[Informer[ObjectFiles]],
+    writer: SyncWriter,
+    sources: list[Source],
+    gate: ChangeGate,
+    initial_reload: bool,
+) -> None:
+    count = sum(len(i) for i in informers)
+    writer.synced()
+    release_memory()
+    log.info("first sync done: %d objects, %d written", count, writer.writes)
+    for informer, source in zip(informers, sources, strict=True):
+        if source.name and not len(informer):
+            log.warning("%s does not exist (yet): written when it appears", source.describe())
+    gate.open()
+    if initial_reload:
+        gate.changed("start-up")

@@ -1,0 +1,48 @@
+"""A sidecar assembled in Python, without argparse: what ``kubereload watch`` runs."""
+
+from __future__ import annotations
+
+import signal
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from kubereload.actions import ExecOptions, SignalOptions, WebhookOptions
+from kubereload.sidecar import ReloadOptions, Sidecar, SidecarOptions
+from kubereload.volume import AtomicWriter
+from webhook_receiver import Receiver
+
+
+def test_options_in_a_running_reloader_out(tmp_path: Path, receiver: Receiver) -> None:
+    volume = AtomicWriter(tmp_path / "conf")
+    volume.write({"app.yaml": "a: 1"})
+    marker = tmp_path / "exec-ran"
+    options = SidecarOptions(
+        paths=[volume.target_dir],
+        reload=ReloadOptions(
+            validate=f"test -f {volume.target_dir}/app.yaml",
+            actions=[
+                WebhookOptions(receiver.url, headers={"X-Reason": "config"}),
+                ExecOptions(f"touch {marker}"),
+            ],
+        ),
+        listen="127.0.0.1:0",
+    )
+    with Sidecar(options) as sidecar:
+        assert [a.kind for a in sidecar.actions] == ["webhook", "exec"]
+        assert sidecar.server is not None
+        ready = urllib.request.urlopen(f"http://127.0.0.1:{sidecar.server.port}/readyz")
+        assert ready.status == 200
+        volume.write({"app.yaml": "a: 2"})
+        receiver.wait_calls(1)
+        assert sidecar.pipeline.wait_idle(15)
+    assert receiver.calls[0].headers["X-Reason"] == "config"
+    assert marker.exists()
+
+
+def test_options_that_cannot_work_are_refused_before_anything_starts(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        Sidecar(SidecarOptions(reload=ReloadOptions(actions=[WebhookOptions("ftp://x/")])))
+    with pytest.raises(ValueError, match="exactly one of"):
+        Sidecar(SidecarOptions(reload=ReloadOptions(actions=[SignalOptions(signal.SIGHUP)])))
