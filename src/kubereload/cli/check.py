@@ -16,7 +16,8 @@ from pathlib import Path
 from kubereload.admission.check import check, load
 from kubereload.admission.manifests import ManifestError
 from kubereload.admission.rules import Rules, RulesError, load_rules
-from kubereload.cli.common import ENV_HELP, apply_env, fail, help_text
+from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.usage import fail, help_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,7 +11,7 @@ import json
 import sys
 
 from kubereload.admission.rules import import_model
-from kubereload.cli.common import fail, help_text
+from kubereload.cli.usage import fail, help_text
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
