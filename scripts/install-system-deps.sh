@@ -15,6 +15,8 @@ else
   command -v openssl >/dev/null 2>&1 || wanted+=(openssl)
   # etcd for the real control plane (tests/support/controlplane.py, with KUBEBUILDER_ASSETS)
   command -v etcd >/dev/null 2>&1 || wanted+=(etcd-server)
+  # promtool checks and unit-tests the alerting rules in deploy/monitoring/
+  command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)
 fi
 [ "${#wanted[@]}" -eq 0 ] && exit 0
 

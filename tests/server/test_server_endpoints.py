@@ -82,3 +82,18 @@ def test_parse_listen() -> None:
     assert parse_listen("[::1]:80") == ("::1", 80)
     with pytest.raises(ValueError, match="HOST:PORT"):
         parse_listen("9090x")
+
+
+def test_a_declared_check_is_not_ready_until_its_probe_is_registered() -> None:
+    """A command serves probes before its informers exist: it declares them first, so /readyz
+    never says ok in that window, and the real probe takes over once registered."""
+    health = HealthRegistry()
+    health.set("ready", "informers", "not started")
+    assert not health.healthy("ready")
+    unsynced: list[str | None] = ["first list pending"]
+    health.add_probe("ready", "informers", lambda: unsynced[0])
+    assert [(r.name, r.reason) for r in health.check("ready")] == [
+        ("informers", "first list pending")
+    ]
+    unsynced[0] = None
+    assert health.healthy("ready")

@@ -181,6 +181,7 @@ def handle(args: argparse.Namespace) -> int:
     registry.gauge("build_info", "Always 1; the version is a label.", ["version"]).set(
         1, version=__version__
     )
+    health.set("ready", "informers", "not started")  # until the controller makes them
     server: StatusServer | None = None
     if args.listen:
         try:

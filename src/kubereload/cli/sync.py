@@ -133,6 +133,7 @@ def handle(args: argparse.Namespace) -> int:
     except ValueError as err:
         return fail("sync", str(err))
     try:
+        sidecar.telemetry.health.set("ready", "informers", "not started")  # until made
         sidecar.serve_status()
     except (OSError, ValueError) as err:
         return fail("sync", f"--listen {args.listen}: {err}")

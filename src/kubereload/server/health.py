@@ -30,9 +30,15 @@ class HealthRegistry:
         self._states: dict[str, dict[str, str | None]] = {"live": {}, "ready": {}}
 
     def add_probe(self, kind: str, name: str, probe: Probe) -> None:
-        """Register a callable asked at each request (kind is "live" or "ready")."""
+        """Register a callable asked at each request (kind is "live" or "ready").
+
+        It replaces a state set under the same name: a command declares a check that does not
+        exist yet (``set("ready", "informers", "not started")``) before it serves probes, so
+        nothing is ready in the window before the real check is registered.
+        """
         with self._lock:
             self._probes[kind][name] = probe
+            self._states[kind].pop(name, None)
 
     def set(self, kind: str, name: str, reason: str | None) -> None:
         """Report a check's state: ``None`` when healthy, else why not."""
