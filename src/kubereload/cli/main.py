@@ -22,6 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "sync": ("kubereload.cli.sync", "write ConfigMaps/Secrets from the API into a directory"),
     "controller": ("kubereload.cli.controller", "roll workloads whose ConfigMaps/Secrets changed"),
     "explain": ("kubereload.cli.explain", "show what a workload depends on and what would roll it"),
+    "admission": ("kubereload.cli.admission", "webhook: refuse bad ConfigMaps/Secrets at apply"),
     "check": ("kubereload.cli.check", "judge ConfigMaps/Secrets in manifests, as admission would"),
     "schema": ("kubereload.cli.schema", "print the JSON Schema of a pydantic model"),
 }
