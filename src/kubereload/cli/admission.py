@@ -20,17 +20,12 @@ from kubereload.admission.rules import RulesError
 from kubereload.admission.server import Limits
 from kubereload.admission.service import AdmissionService, SelfSignedSettings, Settings
 from kubereload.admission.tls import CertificateError
-from kubereload.cli.common import (
-    ENV_HELP,
-    Repeat,
-    StopSignal,
-    add_kube_flags,
-    apply_env,
-    duration,
-    fail,
-    help_text,
-    setup_logging,
-)
+from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
+from kubereload.cli.flags import add_kube_flags
+from kubereload.cli.logs import setup_logging
+from kubereload.cli.stop import StopSignal
+from kubereload.cli.usage import fail, help_text
+from kubereload.cli.values import duration
 from kubereload.server import StatusServer, parse_listen
 
 log = logging.getLogger(__name__)
@@ -123,7 +118,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     own.add_argument(
         "--tls-host",
-        action=Repeat,
+        action=RepeatedFlag,
         metavar="HOST",
         help="another DNS name or IP for the certificate (repeatable)",
     )
@@ -164,7 +159,7 @@ def _own_namespace(args: argparse.Namespace, cluster: object | None) -> str:
 
 
 def handle(args: argparse.Namespace) -> int:
-    setup_logging(args)
+    setup_logging(args.log_format, args.log_level)
     try:
         address = parse_listen(args.webhook_listen)
         status_address = parse_listen(args.listen) if args.listen else None
