@@ -7,8 +7,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from kubeapi.server import KubeAPIServer
+from kubereload.backoff import Backoff
 from kubereload.kube.config import ClusterConfig, async_client
-from kubereload.kube.informer import Backoff, Informer, Key
+from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import CONFIGMAPS
 
 FAST = {"stall_timeout": 1.0, "backoff": Backoff(0.01, 0.1)}

@@ -9,8 +9,9 @@ import pytest
 from test_informer import Recorder, value_of
 
 from kubeapi.cluster import Cluster
+from kubereload.backoff import Backoff
 from kubereload.kube.config import async_client, load_config
-from kubereload.kube.informer import Backoff, Informer
+from kubereload.kube.informer import Informer
 from kubereload.kube.resources import CONFIGMAPS
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 from kubereload.sync.naming import subdirectory
 from kubereload.sync.objects import configmap_files, secret_files
 from kubereload.sync.project import parse_items, project
-from kubereload.sync.sources import Source, parse_ref, plan
+from kubereload.sync.selection import Selection, parse_ref, plan
 from kubereload.volume import AtomicWriter
 
 
@@ -106,9 +106,9 @@ def test_plan_sources() -> None:
     assert plan(
         configmaps=["app", "other/db"], secrets=["tls"], default_namespace="me", **common
     ) == [
-        Source("configmap", "me", "app"),
-        Source("configmap", "other", "db"),
-        Source("secret", "me", "tls"),
+        Selection("configmap", "me", "app"),
+        Selection("configmap", "other", "db"),
+        Selection("secret", "me", "tls"),
     ]
     assert plan(
         configmaps=[],
@@ -119,8 +119,8 @@ def test_plan_sources() -> None:
         all_namespaces=True,
         default_namespace="me",
     ) == [
-        Source("configmap", None, label_selector="team=a"),
-        Source("secret", None, label_selector="team=a"),
+        Selection("configmap", None, label_selector="team=a"),
+        Selection("secret", None, label_selector="team=a"),
     ]
     with pytest.raises(ValueError, match="not both"):
         plan(configmaps=["a"], secrets=[], default_namespace="me", **{**common, "selector": "x=y"})
@@ -128,4 +128,4 @@ def test_plan_sources() -> None:
         plan(configmaps=[], secrets=[], default_namespace="me", **common)
     with pytest.raises(ValueError, match="NAMESPACE/NAME"):
         parse_ref("a/b/c", "me")
-    assert Source("configmap", "ns", "n").field_selector == "metadata.name=n"
+    assert Selection("configmap", "ns", "n").field_selector == "metadata.name=n"

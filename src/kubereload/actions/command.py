@@ -21,7 +21,7 @@ from kubereload.actions.base import ActionError, Observer, ReloadContext
 from kubereload.actions.spec import flag
 from kubereload.durations import parse_seconds
 
-log = logging.getLogger("kubereload.actions")
+log = logging.getLogger(__name__)
 
 MAX_OUTPUT = 4000  # characters of a command's output kept for the log
 

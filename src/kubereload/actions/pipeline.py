@@ -23,7 +23,7 @@ from kubereload.actions.base import (
 )
 from kubereload.actions.command import Validate
 
-log = logging.getLogger("kubereload.reload")
+log = logging.getLogger(__name__)
 
 
 class ReloadPipeline:

@@ -19,7 +19,7 @@ from typing import ClassVar
 from kubereload.actions.base import ActionError, Observer, ReloadContext
 from kubereload.actions.spec import flag
 
-log = logging.getLogger("kubereload.actions")
+log = logging.getLogger(__name__)
 
 PROC = Path("/proc")
 

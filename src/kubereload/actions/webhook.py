@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
-import random
 import ssl
 import time
 from collections.abc import Mapping, Sequence
@@ -26,9 +25,10 @@ from urllib.parse import unquote, urlsplit
 from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
 from kubereload.actions.spec import flag, parse_count
+from kubereload.backoff import Backoff
 from kubereload.durations import parse_seconds
 
-log = logging.getLogger("kubereload.actions")
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -163,13 +163,6 @@ class WebhookOptions:
         return Webhook(self, observer)
 
 
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Exponential back-off with "equal jitter": half fixed, half random, so waits keep growing
-    while replicas spread out. ``attempt`` counts from 0."""
-    ceiling = min(cap, base * 2.0**attempt)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
 def _read_secret_file(path: Path, what: str) -> str:
     try:
         return path.read_text().strip()
@@ -260,6 +253,7 @@ class Webhook:
     def run(self, context: ReloadContext) -> None:
         cfg = self.config
         attempts = cfg.retries + 1
+        backoff = Backoff(cfg.backoff, cfg.backoff_max)
         for attempt in range(attempts):
             started = time.monotonic()
             status, reason, message = self._attempt()
@@ -283,7 +277,7 @@ class Webhook:
                     f"webhook {self._shown}: {message} (attempt {attempt + 1}/{attempts})",
                     reason=reason,
                 )
-            delay = backoff_delay(attempt, cfg.backoff, cfg.backoff_max)
+            delay = backoff.next()
             log.warning(
                 "webhook %s: %s (attempt %d/%d); retrying in %.0f ms",
                 self._shown,

@@ -55,7 +55,7 @@ examples:
 
 endpoints: GET / (the message; header X-Config-Version), GET /healthz"""
 
-log = logging.getLogger("kubereload.demo")
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: Any) -> None:
@@ -129,7 +129,8 @@ def _setup_logging() -> None:
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%H:%M:%S",
     )
-    log.setLevel(logging.INFO)
+    for name in (__name__, DemoServer.__module__):  # the demo's own lines
+        logging.getLogger(name).setLevel(logging.INFO)
 
 
 def serve(args: argparse.Namespace) -> int:

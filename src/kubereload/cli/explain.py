@@ -25,7 +25,7 @@ from kubereload.rollout.explain import explain
 from kubereload.rollout.sources import SourceStore, summarize
 from kubereload.rollout.workloads import from_object
 
-log = logging.getLogger("kubereload.explain")
+log = logging.getLogger(__name__)
 
 KIND_NAMES = {
     "deployment": "Deployment",

@@ -25,8 +25,8 @@ from kubereload.kube.errors import ApiError
 from kubereload.sidecar import Sidecar, SidecarOptions
 from kubereload.sync.project import parse_items
 from kubereload.sync.runner import ChangeGate, sync_once
+from kubereload.sync.selection import Selection, plan
 from kubereload.sync.serve import serve
-from kubereload.sync.sources import Source, plan
 from kubereload.sync.writer import ON_DELETE, SyncWriter, WriterOptions
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def handle(args: argparse.Namespace) -> int:
     setup_logging(args.log_format, args.log_level, log_secrets(args))
     try:
         items = parse_items(args.items)
-        sources = _plan(args, "default")  # usage errors first, before reading any kubeconfig
+        selections = _plan(args, "default")  # usage errors first, before reading any kubeconfig
         reload = reload_options(args)
     except ValueError as err:
         return fail("sync", str(err))
@@ -110,20 +110,23 @@ def handle(args: argparse.Namespace) -> int:
     except KubeConfigError as err:
         log.error("no cluster to read from: %s", err)
         return 1
-    sources = _plan(args, config.namespace)
+    selections = _plan(args, config.namespace)
     options = WriterOptions(
         root=args.dir,
-        per_object=not (len(sources) == 1 and sources[0].name),
-        with_kind=len({s.kind for s in sources}) > 1,
+        per_object=not (len(selections) == 1 and selections[0].name),
+        with_kind=len({s.kind for s in selections}) > 1,
         items=items or None,
         mode=args.mode,
         on_delete=args.on_delete,
     )
     log.info(
-        "syncing %s into %s (%s)", "; ".join(s.describe() for s in sources), args.dir, config.source
+        "syncing %s into %s (%s)",
+        "; ".join(s.describe() for s in selections),
+        args.dir,
+        config.source,
     )
     if args.once:
-        return asyncio.run(_once(config, sources, options))
+        return asyncio.run(_once(config, selections, options))
     try:  # no watched paths: the writer feeds the pipeline
         sidecar = Sidecar(
             SidecarOptions(
@@ -144,7 +147,7 @@ def handle(args: argparse.Namespace) -> int:
         return asyncio.run(
             serve(
                 config,
-                sources=sources,
+                selections=selections,
                 writer=writer,
                 gate=gate,
                 registry=sidecar.telemetry.registry,
@@ -157,7 +160,7 @@ def handle(args: argparse.Namespace) -> int:
         sidecar.close()
 
 
-def _plan(args: argparse.Namespace, default_namespace: str) -> list[Source]:
+def _plan(args: argparse.Namespace, default_namespace: str) -> list[Selection]:
     return plan(
         configmaps=args.configmap,
         secrets=args.secret,
@@ -169,12 +172,12 @@ def _plan(args: argparse.Namespace, default_namespace: str) -> list[Source]:
     )
 
 
-async def _once(config: ClusterConfig, sources: list[Source], options: WriterOptions) -> int:
+async def _once(config: ClusterConfig, selections: list[Selection], options: WriterOptions) -> int:
     writer = SyncWriter(options, lambda _source: None)
     writer.synced()  # log every write
     try:
         async with async_client(config) as client:
-            missing = await sync_once(client, sources, writer)
+            missing = await sync_once(client, selections, writer)
     except (ApiError, httpx.HTTPError) as err:
         log.error("reading from %s failed: %s", config.server, err)
         return 1

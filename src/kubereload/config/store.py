@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # asyncio costs memory and start-up; only changes() needs it
     import asyncio
 
 T = TypeVar("T")
-log = logging.getLogger("kubereload")
+log = logging.getLogger(__name__)
 
 OnChange = Callable[[Any, Any], object]
 Validator = Callable[[Any], Any]

@@ -16,7 +16,7 @@ from typing import Any
 import kubereload
 from kubereload.config import Config
 
-log = logging.getLogger("kubereload.demo")
+log = logging.getLogger(__name__)
 
 _MESSAGE_TYPES = (str, int, float, bool)
 

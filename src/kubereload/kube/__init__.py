@@ -9,7 +9,6 @@ from kubereload.kube.config import (
 )
 from kubereload.kube.errors import ApiError, GoneError
 from kubereload.kube.informer import (
-    Backoff,
     Handler,
     Informer,
     InformerState,
@@ -35,7 +34,6 @@ __all__ = [
     "SECRETS",
     "STATEFULSETS",
     "ApiError",
-    "Backoff",
     "ClusterConfig",
     "GoneError",
     "Handler",

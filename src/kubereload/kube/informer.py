@@ -24,10 +24,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import httpx2 as httpx
 
+from kubereload.backoff import Backoff
 from kubereload.kube.errors import ApiError, GoneError, response_error, status_error
 from kubereload.kube.resources import Resource
 
-logger = logging.getLogger("kubereload.kube.informer")
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -57,23 +58,6 @@ class InformerState:
     reconnects: int = 0  # watches resumed after an error or a stall
     relists: int = 0  # full lists after the first (410 Gone)
     last_error: str | None = None
-
-
-class Backoff:
-    """Exponential backoff with jitter: each delay is uniform in [d/2, d], d doubling to a cap."""
-
-    def __init__(self, initial: float = 0.2, maximum: float = 30.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._attempt = 0
-
-    def next(self) -> float:
-        ceiling = min(self.maximum, self.initial * (2**self._attempt))
-        self._attempt = min(self._attempt + 1, 32)
-        return random.uniform(ceiling / 2, ceiling)
-
-    def reset(self) -> None:
-        self._attempt = 0
 
 
 class StalledError(Exception):

@@ -11,7 +11,7 @@ from typing import Any
 from kubereload.kube.informer import Informer
 from kubereload.server import HealthRegistry, Registry
 
-log = logging.getLogger("kubereload")
+log = logging.getLogger(__name__)
 REFRESH = 5.0  # seconds between metric refreshes; also the event loop's liveness heartbeat
 STUCK = 30.0  # the loop is declared stuck when the heartbeat is older than this
 

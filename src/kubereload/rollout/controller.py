@@ -48,7 +48,7 @@ from kubereload.rollout.workloads import (
 )
 from kubereload.server import HealthRegistry, Registry
 
-log = logging.getLogger("kubereload.controller")
+log = logging.getLogger(__name__)
 
 SOURCE_RESOURCES: dict[Kind, Resource] = {"ConfigMap": CONFIGMAPS, "Secret": SECRETS}
 ADOPT_CONCURRENCY = 8

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from kubereload.server.health import HealthRegistry
 from kubereload.server.metrics import Registry
 
-log = logging.getLogger("kubereload.server")
+log = logging.getLogger(__name__)
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -18,7 +18,7 @@ from kubereload.server import Telemetry
 from kubereload.volume import Snapshot, SnapshotError, read_snapshot
 from kubereload.watch import Detector
 
-log = logging.getLogger("kubereload.watch")
+log = logging.getLogger(__name__)
 
 
 class WatchedPaths:

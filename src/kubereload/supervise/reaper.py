@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kubereload.actions import children
 
-log = logging.getLogger("kubereload.supervise")
+log = logging.getLogger(__name__)
 
 PR_SET_CHILD_SUBREAPER = 36
 

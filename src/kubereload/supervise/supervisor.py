@@ -22,7 +22,7 @@ from kubereload.actions import children
 from kubereload.actions.base import ActionError, ReloadContext
 from kubereload.supervise.reaper import become_subreaper, reap
 
-log = logging.getLogger("kubereload.supervise")
+log = logging.getLogger(__name__)
 
 FORWARDED = (
     signal.SIGTERM,

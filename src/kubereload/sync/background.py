@@ -16,20 +16,20 @@ from pathlib import Path
 from kubereload.kube.config import ClusterConfig, async_client
 from kubereload.kube.status import all_synced
 from kubereload.sync.runner import make_informers, release_memory, retry_writes
-from kubereload.sync.sources import Source, plan
+from kubereload.sync.selection import Selection, plan
 from kubereload.sync.writer import SyncWriter, WriterOptions
 
-log = logging.getLogger("kubereload.sync")
+log = logging.getLogger(__name__)
 
 
 class BackgroundSync:
-    """Keeps ``options.root`` in step with ``sources`` until :meth:`close`."""
+    """Keeps ``options.root`` in step with ``selections`` until :meth:`close`."""
 
     def __init__(
-        self, config: ClusterConfig, sources: list[Source], options: WriterOptions
+        self, config: ClusterConfig, selections: list[Selection], options: WriterOptions
     ) -> None:
         self.config = config
-        self.sources = sources
+        self.selections = selections
         self.writer = SyncWriter(options, lambda _source: None)
         self._synced = threading.Event()
         self._loop = asyncio.new_event_loop()
@@ -65,7 +65,7 @@ class BackgroundSync:
     async def _run(self) -> None:
         async with async_client(self.config) as client:
             retry = asyncio.Event()
-            informers = make_informers(client, self.sources, self.writer, retry=retry)
+            informers = make_informers(client, self.selections, self.writer, retry=retry)
             tasks = [asyncio.create_task(i.run()) for i in informers]
             tasks.append(asyncio.create_task(retry_writes(self.writer, retry)))
             try:
@@ -96,7 +96,7 @@ def start_api_sync(
 ) -> BackgroundSync:
     """Start syncing the named ConfigMaps/Secrets (``[NS/]NAME``) into ``root`` and wait for
     the first write. ValueError when a name is malformed or nothing was read in ``timeout``."""
-    sources = plan(
+    selections = plan(
         configmaps=configmaps,
         secrets=secrets,
         selector=None,
@@ -107,10 +107,10 @@ def start_api_sync(
     )
     options = WriterOptions(
         root=root,
-        per_object=len(sources) > 1,
-        with_kind=len({s.kind for s in sources}) > 1,
+        per_object=len(selections) > 1,
+        with_kind=len({s.kind for s in selections}) > 1,
     )
-    sync = BackgroundSync(config, sources, options)
+    sync = BackgroundSync(config, selections, options)
     sync.start()
     if not sync.wait_synced(timeout):
         sync.close()

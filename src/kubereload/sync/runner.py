@@ -1,4 +1,4 @@
-"""The ``sync`` loop: one informer per source feeding the SyncWriter, and reloads coalesced.
+"""The ``sync`` loop: one informer per selection feeding the SyncWriter, and reloads coalesced.
 
 Everything runs on one asyncio event loop: informers and file writes (small and quick). Reloads
 (validate and actions) go to the shared ReloadPipeline, whose own worker thread coalesces them,
@@ -18,10 +18,10 @@ import httpx2 as httpx
 
 from kubereload.kube.informer import Informer, Key, list_pages, object_key
 from kubereload.sync.objects import TRANSFORMS, ObjectFiles
-from kubereload.sync.sources import Source
+from kubereload.sync.selection import Selection
 from kubereload.sync.writer import SyncWriter
 
-logger = logging.getLogger("kubereload.sync")
+logger = logging.getLogger(__name__)
 
 
 # Objects per list page: a page is decoded whole, so this bounds the memory peak of a list
@@ -51,49 +51,49 @@ class _KindHandler:
 
 def make_informers(
     client: httpx.AsyncClient,
-    sources: list[Source],
+    selections: list[Selection],
     writer: SyncWriter,
     *,
     stall_timeout: float = 150.0,
     retry: asyncio.Event | None = None,
 ) -> list[Informer[ObjectFiles]]:
-    """One informer per source; ``retry`` is set when a write failed (see retry_writes)."""
+    """One informer per selection; ``retry`` is set when a write failed (see retry_writes)."""
     return [
         Informer(
             client,
-            source.resource,
-            _KindHandler(source.kind, writer, retry),
-            transform=TRANSFORMS[source.kind],
-            namespace=source.namespace,
-            label_selector=source.label_selector,
-            field_selector=source.field_selector,
+            selection.resource,
+            _KindHandler(selection.kind, writer, retry),
+            transform=TRANSFORMS[selection.kind],
+            namespace=selection.namespace,
+            label_selector=selection.label_selector,
+            field_selector=selection.field_selector,
             stall_timeout=stall_timeout,
             page_size=PAGE_SIZE,
         )
-        for source in sources
+        for selection in selections
     ]
 
 
 async def sync_once(
-    client: httpx.AsyncClient, sources: list[Source], writer: SyncWriter
+    client: httpx.AsyncClient, selections: list[Selection], writer: SyncWriter
 ) -> list[str]:
-    """List every source and write what is there; returns the named objects that are missing.
+    """List every selection and write what is there; returns the named objects that are missing.
     API errors propagate (an init container should fail, and be retried by the kubelet)."""
     missing: list[str] = []
-    for source in sources:
+    for selection in selections:
         found = 0
         async for page, _version in list_pages(
             client,
-            source.resource,
-            namespace=source.namespace,
-            label_selector=source.label_selector,
-            field_selector=source.field_selector,
+            selection.resource,
+            namespace=selection.namespace,
+            label_selector=selection.label_selector,
+            field_selector=selection.field_selector,
         ):
             for obj in page:
                 found += 1
-                writer.write(source.kind, object_key(obj), TRANSFORMS[source.kind](obj))
-        if source.name and not found:
-            missing.append(source.describe())
+                writer.write(selection.kind, object_key(obj), TRANSFORMS[selection.kind](obj))
+        if selection.name and not found:
+            missing.append(selection.describe())
     return missing
 
 

@@ -13,7 +13,7 @@ from kubereload.kube.status import InformerStatus, run_informers
 from kubereload.server import HealthRegistry, Registry
 from kubereload.sync.objects import ObjectFiles
 from kubereload.sync.runner import ChangeGate, make_informers, release_memory, retry_writes
-from kubereload.sync.sources import Source
+from kubereload.sync.selection import Selection
 from kubereload.sync.writer import SyncWriter
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 async def serve(
     config: ClusterConfig,
     *,
-    sources: list[Source],
+    selections: list[Selection],
     writer: SyncWriter,
     gate: ChangeGate,
     registry: Registry,
@@ -38,7 +38,7 @@ async def serve(
     async with async_client(config) as client:
         retry = asyncio.Event()
         informers = make_informers(
-            client, sources, writer, stall_timeout=stall_timeout, retry=retry
+            client, selections, writer, stall_timeout=stall_timeout, retry=retry
         )
         status = InformerStatus(informers, registry, health)
         return await run_informers(
@@ -46,14 +46,14 @@ async def serve(
             status,
             [("write retries", retry_writes(writer, retry))],
             stop,
-            lambda: _synced(informers, writer, sources, gate, initial_reload),
+            lambda: _synced(informers, writer, selections, gate, initial_reload),
         )
 
 
 def _synced(
     informers: list[Informer[ObjectFiles]],
     writer: SyncWriter,
-    sources: list[Source],
+    selections: list[Selection],
     gate: ChangeGate,
     initial_reload: bool,
 ) -> None:
@@ -61,9 +61,9 @@ def _synced(
     writer.synced()
     release_memory()
     log.info("first sync done: %d objects, %d written", count, writer.writes)
-    for informer, source in zip(informers, sources, strict=True):
-        if source.name and not len(informer):
-            log.warning("%s does not exist (yet): written when it appears", source.describe())
+    for informer, selection in zip(informers, selections, strict=True):
+        if selection.name and not len(informer):
+            log.warning("%s does not exist (yet): written when it appears", selection.describe())
     gate.open()
     if initial_reload:
         gate.changed("start-up")

@@ -14,7 +14,7 @@ from kubereload.sync.objects import ObjectFiles
 from kubereload.sync.project import project
 from kubereload.volume import AtomicWriter
 
-logger = logging.getLogger("kubereload.sync")
+logger = logging.getLogger(__name__)
 
 ON_DELETE = ("keep", "remove")
 

@@ -22,7 +22,7 @@ from kubereload.volume.snapshot import is_editor_leftover
 from kubereload.watch import inotify
 from kubereload.watch.inotify import Inotify, InotifyUnavailable
 
-log = logging.getLogger("kubereload.watch")
+log = logging.getLogger(__name__)
 
 _DIR_EVENTS = (
     inotify.IN_CLOSE_WRITE

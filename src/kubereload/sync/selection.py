@@ -11,7 +11,7 @@ RESOURCES = {CONFIGMAP: CONFIGMAPS, SECRET: SECRETS}
 
 
 @dataclass(frozen=True)
-class Source:
+class Selection:
     """One informer's worth: a kind in a namespace (None: all), by name or by labels.
 
     A named object is watched with the field selector ``metadata.name=NAME``: RBAC then allows
@@ -55,10 +55,10 @@ def plan(
     namespaces: list[str],
     all_namespaces: bool,
     default_namespace: str,
-) -> list[Source]:
-    """The sources for the command line; raises ValueError on a contradictory one."""
-    named = [Source(CONFIGMAP, *parse_ref(v, default_namespace)) for v in configmaps] + [
-        Source(SECRET, *parse_ref(v, default_namespace)) for v in secrets
+) -> list[Selection]:
+    """The selections for the command line; raises ValueError on a contradictory one."""
+    named = [Selection(CONFIGMAP, *parse_ref(v, default_namespace)) for v in configmaps] + [
+        Selection(SECRET, *parse_ref(v, default_namespace)) for v in secrets
     ]
     if named and selector:
         raise ValueError("use --configmap/--secret or --selector, not both")
@@ -72,4 +72,4 @@ def plan(
     if all_namespaces and namespaces:
         raise ValueError("--namespace and --all-namespaces exclude each other")
     where: list[str | None] = [None] if all_namespaces else list(namespaces or [default_namespace])
-    return [Source(k, ns, label_selector=selector) for k in kinds for ns in dict.fromkeys(where)]
+    return [Selection(k, ns, label_selector=selector) for k in kinds for ns in dict.fromkeys(where)]
