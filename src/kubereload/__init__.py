@@ -12,15 +12,18 @@ from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from kubereload.config import (
+    DEFAULT_LIMITS,
     MISSING,
     Config,
     ConfigError,
     FileSource,
+    Limits,
     Parser,
     build_loader,
     changed_keys,
 )
 from kubereload.volume import Snapshot
+from kubereload.watch.detector import check_poll_interval
 
 __version__ = "0.1.0"
 T = TypeVar("T")
@@ -36,6 +39,7 @@ def watch(
     default: T = ...,
     poll: bool = False,
     poll_interval: float = 1.0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Config[T]: ...
 
 
@@ -49,6 +53,7 @@ def watch(
     default: Any = ...,
     poll: bool = False,
     poll_interval: float = 1.0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Config[Any]: ...
 
 
@@ -61,6 +66,7 @@ def watch(
     default: Any = MISSING,
     poll: bool = False,
     poll_interval: float = 1.0,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Config[Any]:
     """Load ``path`` now and keep it current as the ConfigMap or Secret behind it changes.
 
@@ -73,16 +79,23 @@ def watch(
     - ``default``: served (with ``error`` set) if the first load fails, instead of raising.
     - ``poll``: poll every ``poll_interval`` seconds instead of using inotify (kubereload falls
       back to polling by itself where inotify is unavailable or the file system is remote).
+    - ``limits``: what one version may cost (:class:`Limits`: file and volume size, nesting,
+      YAML alias expansion); a version over a limit is rejected like any invalid one.
 
-    Raises :class:`ConfigError` when the first load fails and no ``default`` is given.
+    Raises :class:`ConfigError` when the first load fails and no ``default`` is given, and
+    ValueError at once for arguments that can never work (an unknown format, a poll interval
+    that is not a positive, finite number of seconds).
     """
-    source = Path(path).absolute()
+    where = Path(path).absolute()
     if format is not None and parser is not None:
         raise ValueError("give format= or parser=, not both")
-    loader = build_loader(source, model, format, parser)
-    return Config(
-        FileSource(source, poll=poll, poll_interval=poll_interval), loader, default=default
-    )
+    if not isinstance(limits, Limits):
+        raise TypeError("limits must be a kubereload.Limits")
+    check_poll_interval(poll_interval)
+    loader = build_loader(where, model, format, parser, limits)  # checks the format first
+    source = FileSource(where, poll=poll, poll_interval=poll_interval, limits=limits)
+    loader.is_directory = source.is_directory
+    return Config(source, loader, default=default)
 
 
-__all__ = ["Config", "ConfigError", "Snapshot", "changed_keys", "watch"]
+__all__ = ["Config", "ConfigError", "Limits", "Snapshot", "changed_keys", "watch"]

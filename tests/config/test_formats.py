@@ -92,9 +92,10 @@ def test_custom_parser_and_its_failure() -> None:
     def broken(data: bytes) -> object:
         raise ValueError("nope")
 
-    with pytest.raises(ConfigError, match="custom parser failed: ValueError: nope") as info:
+    with pytest.raises(ConfigError, match="the parser broken raised ValueError") as info:
         parse("x.csv", b"a", parser=broken)
     assert info.value.file == "x.csv"
+    assert "nope" not in str(info.value)  # its text may quote the data
 
 
 def test_unknown_format_is_a_clear_error() -> None:

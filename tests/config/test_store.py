@@ -66,7 +66,8 @@ def test_schema_invalid_update_is_rejected_with_the_line_of_the_field(tmp_path: 
         error = config.error
         assert error is not None
         assert (error.file, error.line, error.column) == ("app.yaml", 3, 9)
-        assert error.message.startswith("server.port: Input should be less than or equal to 65535")
+        assert str(error) == "app.yaml:3:9: server.port: must be at most 65535"
+        assert (error.kind, error.path) == ("validation", ("server", "port"))
         assert "99999" not in str(error)
 
 
@@ -81,7 +82,7 @@ def test_directory_with_model_and_aliases(tmp_path: Path) -> None:
         version = volume.set("app.yaml", "server: {port: 0}\n")
         assert not wait_for_version(config, version)
         assert config.error is not None and config.error.file == "app.yaml"
-        assert config.error.message.startswith("server.port:")
+        assert str(config.error) == "app.yaml:1:16: server.port: must be at least 1"
         fixed = volume.update({"app.yaml": "server: {port: 2}\n", "LOG_LEVEL": "debug"})
         assert wait_for_version(config, fixed)
         assert config.get().level == "debug"
@@ -98,7 +99,8 @@ def test_any_callable_validates(tmp_path: Path) -> None:
         assert config.get() == 1
         assert not wait_for_version(config, volume.set("a.yaml", "n: -1\n"))
         assert config.error is not None
-        assert "n must be positive" in str(config.error)
+        # The validator's own text is not shown: it may quote the value it was given.
+        assert str(config.error) == "a.yaml: rejected by positive (ValueError)"
         assert config.get() == 1
 
 
@@ -207,7 +209,8 @@ def test_ten_megabyte_file(tmp_path: Path) -> None:
     big = "".join(f"key{i}: {'v' * 90}\n" for i in range(100_000)).encode()
     assert len(big) > 10_000_000
     volume = SimulatedVolume(tmp_path, {"big.yaml": big})
-    with kubereload.watch(tmp_path / "big.yaml") as config:
+    roomy = kubereload.Limits(max_file_bytes=16 * 1024 * 1024, max_volume_bytes=32 * 1024 * 1024)
+    with kubereload.watch(tmp_path / "big.yaml", limits=roomy) as config:
         assert len(config.get()) == 100_000
         assert wait_for_version(config, volume.set("big.yaml", big + b"last: 1\n"), timeout=30)
         assert config.get()["last"] == 1

@@ -1,7 +1,9 @@
-"""Parsers for the formats ConfigMaps carry, chosen by file extension or by name.
+"""Parsers for the formats ConfigMaps carry, chosen by file extension or by name, within limits.
 
 Each parser takes bytes and returns plain Python data, or raises :class:`ConfigError` with the
-line and column where the format's parser gives them.
+line and column where it can tell them. Messages are our own words, or the few fixed messages of
+a parser that are known never to quote the input (compared whole, never passed through); any
+other text a parser produces is dropped, since it can quote a Secret's value.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from typing import Any
 import yaml
 
 from kubereload.config.errors import ConfigError
+from kubereload.config.limits import DEFAULT_LIMITS, Limits
 
 Parser = Callable[[bytes], Any]
+_LimitedParser = Callable[[bytes, Limits], Any]
 
-_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_YAML_BASE: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:
@@ -30,61 +34,294 @@ def decode_utf8(data: bytes) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line, column = _position(data, exc.start)
-        raise ConfigError(
-            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            line=line,
-            column=column,
-        ) from None
+        start = exc.start
+    line, column = _position(data, start)
+    raise ConfigError(
+        f"not valid UTF-8 (at byte offset {start})", kind="encoding", line=line, column=column
+    )
 
 
-def parse_yaml(data: bytes) -> Any:
+def _too_deep(limits: Limits, line: int | None = None, column: int | None = None) -> ConfigError:
+    return ConfigError(
+        f"nested more than {limits.max_depth} levels deep (the limit max_depth)",
+        kind="too-deep",
+        line=line,
+        column=column,
+    )
+
+
+# -- YAML ---------------------------------------------------------------------------------------
+
+# libyaml's own messages: fixed strings that never quote the document (PyYAML's pure-Python
+# scanner, used where libyaml is missing, does quote it; its messages are not on this list).
+_YAML_PROBLEMS = frozenset(
+    {
+        "mapping values are not allowed in this context",
+        "found character that cannot start any token",
+        "could not find expected ':'",
+        "found unexpected end of stream",
+        "found unknown escape character",
+        "did not find expected key",
+        "did not find expected node content",
+        "did not find expected '-' indicator",
+        "did not find expected ',' or ']'",
+        "did not find expected ',' or '}'",
+        "did not find expected <document start>",
+        "did not find expected comment or line break",
+        "did not find expected whitespace or line break",
+        "did not find expected alphabetic or numeric character",
+        "did not find expected hexdecimal number",
+        "found invalid Unicode character escape code",
+        "found a tab character that violates indentation",
+        "found a tab character where an indentation space is expected",
+        "found unexpected document indicator",
+        "found duplicate %YAML directive",
+        "found incompatible YAML document",
+        "found duplicate %TAG directive",
+        "found undefined tag handle",
+        "block sequence entries are not allowed in this context",
+        "exceeded maximum nesting depth",
+    }
+)
+
+
+class _BadTaggedValue(yaml.MarkedYAMLError):
+    """A scalar its tag's constructor refused (``!!int SECRET``); carries only the position."""
+
+
+class _YamlLoader(_YAML_BASE):  # type: ignore[misc,valid-type]
+    """The safe loader, whose constructors' own exceptions become positions, never text."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except Exception:
+            mark = node.start_mark
+        raise _BadTaggedValue(problem_mark=mark)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> tuple[str, str]:
+    """(kind, our words) for a PyYAML error, from its class and fixed messages only."""
+    problem = getattr(exc, "problem", None) or ""
+    if isinstance(exc, _BadTaggedValue):
+        return "tag", "a value that does not fit its YAML tag (such as !!int on text)"
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        if problem.startswith("could not determine a constructor"):
+            return "tag", "a YAML tag kubereload does not construct (only the standard ones)"
+        if problem.startswith("found unhashable key"):
+            return "syntax", "a list or mapping used as a mapping key"
+        return "tag", "a value kubereload cannot construct from this YAML"
+    if isinstance(exc, yaml.composer.ComposerError):
+        if problem == "found undefined alias":
+            return "syntax", "an alias (*name) with no anchor (&name) before it"
+        return "syntax", "an anchor (&name) given twice"
+    if problem in _YAML_PROBLEMS:
+        return "syntax", problem
+    if isinstance(exc, yaml.reader.ReaderError):
+        return "encoding", "a character YAML does not allow (a control character)"
+    return "syntax", "invalid YAML"
+
+
+def _check_yaml_tree(root: yaml.Node, limits: Limits) -> None:
+    """Refuse a document whose aliases would expand too far, or that nests too deep.
+
+    Composed YAML shares one node per anchor; a walk over distinct nodes (children before
+    parents) knows each node's expanded size and depth without expanding anything, so an alias
+    bomb costs a few microseconds per distinct node, not its billions of expanded ones.
+    """
+    done: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, container depth)
+    active: set[int] = set()
+    added = 0  # nodes that aliases add once expanded
+    stack: list[tuple[yaml.Node, bool, yaml.Node]] = [(root, False, root)]
+    while stack:
+        node, finishing, parent = stack.pop()
+        key = id(node)
+        if finishing:
+            active.discard(key)
+            kids = _yaml_children(node)
+            size = 1 + sum(done[id(kid)][0] for kid in kids)
+            depth = 1 + max((done[id(kid)][1] for kid in kids), default=0)
+            if depth > limits.max_depth:
+                raise _too_deep(limits, node.start_mark.line + 1, node.start_mark.column + 1)
+            done[key] = (size, depth)
+            continue
+        if key in done:  # a second reference: an alias, which repeats the whole node
+            added += done[key][0]
+        elif key in active:
+            added = limits.max_yaml_alias_nodes + 1  # an alias inside its own anchor: endless
+        elif isinstance(node, yaml.ScalarNode):
+            done[key] = (1, 0)
+            continue
+        else:
+            active.add(key)
+            stack.append((node, True, parent))
+            stack.extend((kid, False, node) for kid in reversed(_yaml_children(node)))
+            continue
+        if added > limits.max_yaml_alias_nodes:
+            mark = parent.start_mark
+            raise ConfigError(
+                f"YAML aliases would expand the document by more than "
+                f"{limits.max_yaml_alias_nodes} nodes (the limit max_yaml_alias_nodes)",
+                kind="too-many-aliases",
+                line=mark.line + 1,
+                column=mark.column + 1,
+            )
+
+
+def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def parse_yaml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     text = decode_utf8(data)
+    loader = _YamlLoader(text)
     try:
-        return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a SafeLoader
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        parts = [p for p in (exc.context, exc.problem) if p]
-        raise ConfigError(
-            "; ".join(parts) or "invalid YAML",
-            line=mark.line + 1 if mark else None,
-            column=mark.column + 1 if mark else None,
-        ) from None
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_yaml_tree(node, limits)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML ({type(exc).__name__})") from None
+        kind, message = _yaml_message(exc)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        position = getattr(exc, "position", None)
+        if mark is not None:
+            line, column = mark.line + 1, mark.column + 1
+        elif isinstance(position, int):
+            line, column = _position(text.encode(), len(text[:position].encode()))
+        else:
+            line = column = None
+    finally:
+        loader.dispose()
+    raise ConfigError(message, kind=kind, line=line, column=column)
 
 
-def parse_json(data: bytes) -> Any:
+# -- JSON ---------------------------------------------------------------------------------------
+
+# The json module's messages, which it keeps apart from the position and never fills with input.
+_JSON_MESSAGES = frozenset(
+    {
+        "Expecting value",
+        "Expecting ',' delimiter",
+        "Expecting ':' delimiter",
+        "Expecting property name enclosed in double quotes",
+        "Extra data",
+        "Invalid control character at",
+        "Invalid \\escape",
+        "Invalid \\uXXXX escape",
+        "Unterminated string starting at",
+        "Illegal trailing comma before end of object",
+        "Illegal trailing comma before end of array",
+    }
+)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def _check_json_depth(data: bytes, limits: Limits) -> None:
+    """Count bracket nesting outside strings, before json (which recurses) sees the document."""
+    if data.count(b"[") + data.count(b"{") <= limits.max_depth:
+        return
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte in (0x5B, 0x7B) else -1
+        if depth > limits.max_depth:
+            break
+    else:
+        return
+    raise _too_deep(limits)
+
+
+def parse_json(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     text = decode_utf8(data)
+    _check_json_depth(data, limits)
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError(exc.msg, line=exc.lineno, column=exc.colno) from None
+        message = exc.msg if exc.msg in _JSON_MESSAGES else "invalid JSON"
+        line, column = exc.lineno, exc.colno
+    except RecursionError:
+        raise _too_deep(limits) from None
+    raise ConfigError(message, line=line, column=column)
 
+
+# -- TOML ---------------------------------------------------------------------------------------
 
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)|\s*\(at end of document\)")
+_TOML_MESSAGES = frozenset(
+    {
+        "Invalid statement",
+        "Cannot overwrite a value",
+        "Expected ']' at the end of a table declaration",
+        "Expected ']]' at the end of an array declaration",
+        "Expected '=' after a key in a key/value pair",
+        "Invalid initial character for a key part",
+        "Unclosed array",
+        "Unclosed inline table",
+        "Unescaped '\\' in a string",
+        "Invalid hex value",
+        "Escaped character is not a Unicode scalar value",
+        "Unterminated string",
+        "Invalid date or datetime",
+        "Invalid value",
+    }
+)
+_TOML_DUPLICATE = ("Cannot declare", "Cannot overwrite", "Duplicate", "Cannot redefine")
 
 
-def parse_toml(data: bytes) -> Any:
+def _container_depth(value: Any, limits: Limits) -> None:
+    """Refuse parsed data nested deeper than the limit (TOML nests through dotted keys too)."""
+    level = [value] if isinstance(value, dict | list) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limits.max_depth:
+            raise _too_deep(limits)
+        level = [
+            child
+            for item in level
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, dict | list)
+        ]
+
+
+def parse_toml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     import tomllib  # noqa: PLC0415 - loaded when a TOML file is first met
 
     text = decode_utf8(data)
     try:
-        return tomllib.loads(text)
+        value = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        message = str(exc.args[0]) if exc.args else str(exc)
-        found = _TOML_POSITION.search(message)
-        line = column = None
-        if found and found.group(1):
-            line, column = int(found.group(1)), int(found.group(2))
-        elif found:
-            line = text.count("\n") + 1
-        raise ConfigError(
-            _TOML_POSITION.sub("", message) or "invalid TOML", line=line, column=column
-        ) from None
+        raw = str(exc.args[0]) if exc.args else ""
+        found = _TOML_POSITION.search(raw)
+        bare = _TOML_POSITION.sub("", raw)
+    except RecursionError:
+        raise _too_deep(limits) from None
+    else:
+        _container_depth(value, limits)
+        return value
+    line = column = None
+    if found and found.group(1):
+        line, column = int(found.group(1)), int(found.group(2))
+    elif found:
+        line = text.count("\n") + 1
+    if bare in _TOML_MESSAGES:
+        kind, message = "syntax", bare
+    elif bare.startswith(_TOML_DUPLICATE):
+        kind, message = "duplicate", "a key or table given twice"
+    else:
+        kind, message = "syntax", "invalid TOML"
+    raise ConfigError(message, kind=kind, line=line, column=column)
 
 
-def parse_ini(data: bytes) -> Any:
+def parse_ini(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     import configparser  # noqa: PLC0415 - loaded when an INI file is first met
 
     text = decode_utf8(data)
@@ -100,10 +337,11 @@ def parse_ini(data: bytes) -> Any:
             "a line that is neither 'key = value' nor a [section]", line=line
         ) from None
     except configparser.DuplicateSectionError as exc:
-        raise ConfigError(f"duplicate section [{exc.section}]", line=exc.lineno) from None
+        # Neither the name nor the value is repeated here: the line says which.
+        raise ConfigError("a section given twice", kind="duplicate", line=exc.lineno) from None
     except configparser.DuplicateOptionError as exc:
         raise ConfigError(
-            f"duplicate key {exc.option!r} in [{exc.section}]", line=exc.lineno
+            "a key given twice in one section", kind="duplicate", line=exc.lineno
         ) from None
     except configparser.Error as exc:
         raise ConfigError(f"invalid INI ({type(exc).__name__})") from None
@@ -155,7 +393,7 @@ def _split_property(logical: str) -> tuple[str, str]:
     return key, rest
 
 
-def parse_properties(data: bytes) -> Any:
+def parse_properties(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     """Java ``.properties``: UTF-8 (as Java 9+ resource bundles), ISO-8859-1 if not UTF-8."""
     try:
         text = data.decode("utf-8")
@@ -183,7 +421,7 @@ _DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 _DOUBLE_QUOTE_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "$": "$"}
 
 
-def parse_dotenv(data: bytes) -> Any:
+def parse_dotenv(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     """``KEY=value`` lines as docker and python-dotenv read them: quotes, ``export``, comments."""
     text = decode_utf8(data)
     result: dict[str, str] = {}
@@ -242,15 +480,15 @@ def _unescape_double(text: str) -> str:
     return re.sub(r"\\(.)", lambda m: _DOUBLE_QUOTE_ESCAPES.get(m.group(1), m.group(0)), text)
 
 
-def parse_text(data: bytes) -> Any:
+def parse_text(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     return decode_utf8(data)
 
 
-def parse_bytes(data: bytes) -> Any:
+def parse_bytes(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     return data
 
 
-def parse_auto(data: bytes) -> Any:
+def parse_auto(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     """For a file of no known format: its text if it is UTF-8, else its bytes (keystores, DER)."""
     try:
         return data.decode("utf-8")
@@ -258,7 +496,7 @@ def parse_auto(data: bytes) -> Any:
         return data
 
 
-FORMATS: Mapping[str, Parser] = {
+FORMATS: Mapping[str, _LimitedParser] = {
     "yaml": parse_yaml,
     "json": parse_json,
     "toml": parse_toml,
@@ -292,25 +530,52 @@ def format_for(name: str) -> str:
     return EXTENSIONS.get(base[dot:], "auto") if dot > 0 else "auto"
 
 
-def parser_for(name: str, format: str | None = None, parser: Parser | None = None) -> Parser:
-    if parser is not None:
-        return parser
-    chosen = format or format_for(name)
-    try:
-        return FORMATS[chosen]
-    except KeyError:
+def check_format(format: str | None) -> None:
+    """ValueError for a format name kubereload does not know: a mistake in the calling code."""
+    if format is not None and format not in FORMATS:
         known = ", ".join(sorted(FORMATS))
-        raise ValueError(f"unknown format {chosen!r}; known formats: {known}") from None
+        raise ValueError(f"unknown format {format!r}; known formats: {known}")
 
 
-def parse(name: str, data: bytes, format: str | None = None, parser: Parser | None = None) -> Any:
-    """Parse one file's bytes; errors name the file."""
-    chosen = parser_for(name, format, parser)
+def parse(
+    name: str,
+    data: bytes,
+    format: str | None = None,
+    parser: Parser | None = None,
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Any:
+    """Parse one file's bytes within ``limits``: the one parse step every entry point uses.
+
+    ``format`` names a built-in format (else the file's extension decides); ``parser`` is the
+    caller's own ``bytes -> value`` function instead. Every failure is a :class:`ConfigError`
+    naming the file, with the line and column where known and a message in our own words;
+    an unknown ``format`` is a ValueError (a mistake in the calling code, not in the config).
+    """
+    check_format(format)
+    if len(data) > limits.max_file_bytes:
+        raise ConfigError(
+            f"{len(data)} bytes, over the limit of {limits.max_file_bytes} (max_file_bytes)",
+            kind="too-large",
+            file=name,
+        )
+    chosen = format or format_for(name)
+    error: ConfigError
     try:
-        return chosen(data)
+        if parser is not None:
+            return parser(data)
+        return FORMATS[chosen](data, limits)
     except ConfigError as exc:
-        raise exc.in_file(name) from None
+        error = exc.in_file(name)
+    except RecursionError:
+        error = _too_deep(limits).in_file(name)
     except Exception as exc:
-        if parser is None:
-            raise
-        raise ConfigError(f"custom parser failed: {type(exc).__name__}: {exc}", file=name) from exc
+        # The exception's text is dropped: it may quote the data.
+        if parser is not None:
+            what = getattr(parser, "__name__", type(parser).__name__)
+            error = ConfigError(
+                f"the parser {what} raised {type(exc).__name__}", kind="parser", file=name
+            )
+        else:
+            error = ConfigError(f"invalid {chosen} ({type(exc).__name__})", file=name)
+    raise error  # outside the handler, so no __context__ carries the original text

@@ -9,11 +9,14 @@ API server) lives above ``kube`` in :mod:`kubereload.apisource` and meets the sa
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from kubereload.volume import Layout, Snapshot, SnapshotError, read_snapshot
+from kubereload.config.limits import DEFAULT_LIMITS, Limits
+from kubereload.volume import DATA_DIR_NAME, Layout, Snapshot, SnapshotError, read_snapshot
+from kubereload.volume.snapshot import Expect
 from kubereload.watch import Detector
 
 log = logging.getLogger(__name__)
@@ -56,24 +59,53 @@ class FileSource:
     """A mounted file or directory: inotify on its directory, or polling.
 
     The detector is armed when this object is created, before the first :meth:`read`, so a
-    change in between is never missed.
+    change in between is never missed. Every read stays inside the volume and within
+    ``limits`` (see :func:`~kubereload.volume.read_snapshot`). Whether the path is one file or
+    a directory is fixed the first time it is seen: a file that turns into a directory (or the
+    reverse) is an error, not a new shape of config for code that expects the old one.
     """
 
-    def __init__(self, path: Path, *, poll: bool = False, poll_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        poll: bool = False,
+        poll_interval: float = 1.0,
+        limits: Limits = DEFAULT_LIMITS,
+    ) -> None:
         self.path = path
+        self.limits = limits
+        self._expect: Expect = _shape(path)
         self._on_snapshot: OnSnapshot | None = None
         self._on_unreadable: OnUnreadable | None = None
         self._detector = Detector(
-            path, self._snapshot, self._unreadable, poll=poll, poll_interval=poll_interval
+            path,
+            self._snapshot,
+            self._unreadable,
+            poll=poll,
+            poll_interval=poll_interval,
+            read=self._read,
         )
 
     @property
     def mode(self) -> str:
         return self._detector.mode
 
+    def is_directory(self) -> bool:
+        """Whether versions are a directory's files (a mapping) rather than one file."""
+        if self._expect is None:  # not seen yet: a watched path may appear later
+            return self.path.is_dir()
+        return self._expect == "directory"
+
     def read(self) -> Snapshot:
-        snapshot = read_snapshot(self.path)
+        snapshot = self._read()
         self._warn_if_subpath(snapshot)
+        return snapshot
+
+    def _read(self) -> Snapshot:
+        snapshot = read_snapshot(self.path, self.limits.for_reading(), expect=self._expect)
+        if self._expect is None:
+            self._expect = "directory" if self.path.is_dir() else "file"
         return snapshot
 
     def start(
@@ -110,6 +142,15 @@ class FileSource:
                 "kubereload at the file inside that directory.",
                 self.path,
             )
+
+
+def _shape(path: Path) -> Expect:
+    """What the path is now, if it exists: a directory, or one file (a kubelet key included)."""
+    if path.is_dir():
+        return "directory"
+    if os.path.lexists(path) or os.path.islink(path.parent / DATA_DIR_NAME):
+        return "file"
+    return None
 
 
 __all__ = ["FileSource", "OnSnapshot", "OnUnreadable", "Source"]

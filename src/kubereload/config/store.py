@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import threading
+import traceback
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from kubereload.config.errors import ConfigError
-from kubereload.config.formats import Parser, parse
+from kubereload.config.formats import Parser, check_format, format_for, parse
+from kubereload.config.limits import DEFAULT_LIMITS, Limits
 from kubereload.config.model import validate_with
 from kubereload.config.source import Source
 from kubereload.volume import Snapshot, SnapshotError
@@ -46,7 +48,7 @@ class _Published:
 
 
 class Loader:
-    """Turns a snapshot into a validated value: parse each file, then run the model."""
+    """Turns a snapshot into a validated value: parse each file within limits, then the model."""
 
     def __init__(
         self,
@@ -55,32 +57,42 @@ class Loader:
         model: Validator | None,
         format: str | None,
         parser: Parser | None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
+        check_format(format)
         self.is_directory = is_directory
         self.model = model
         self.format = format
         self.parser = parser
+        self.limits = limits
 
     @property
     def directory(self) -> bool:
-        """Decided at each load: a watched path may not exist yet when the watch starts."""
+        """Asked at each load: a watched path may not exist yet when the watch starts."""
         return self.is_directory()
 
     def __call__(self, snapshot: Snapshot) -> Any:
         if self.directory:
             data: Any = {
-                name: parse(name, raw, self.format, self.parser)
+                name: parse(name, raw, self.format, self.parser, limits=self.limits)
                 for name, raw in snapshot.files.items()
             }
         else:
             ((name, raw),) = snapshot.files.items()
-            data = parse(name, raw, self.format, self.parser)
+            data = parse(name, raw, self.format, self.parser, limits=self.limits)
         return self._validate(data, snapshot)
 
     def _validate(self, data: Any, snapshot: Snapshot) -> Any:
         if self.model is None:
             return data
-        return validate_with(self.model, data, snapshot.files, directory=self.directory)
+        # Positions of fields are found by composing YAML: right for YAML and JSON only.
+        files = {
+            name: raw if self._locatable(name) else b"" for name, raw in snapshot.files.items()
+        }
+        return validate_with(self.model, data, files, directory=self.directory)
+
+    def _locatable(self, name: str) -> bool:
+        return self.parser is None and (self.format or format_for(name)) in ("yaml", "json")
 
 
 class Config(Generic[T]):
@@ -107,23 +119,35 @@ class Config(Generic[T]):
         self._cond = threading.Condition()
         self._closed = False
 
-        initial: Snapshot | None = None
+        started = False
         try:
-            snapshot = source.read()
-            value = loader(snapshot)
-        except (SnapshotError, ConfigError) as exc:
-            error = exc if isinstance(exc, ConfigError) else ConfigError(str(exc))
-            if default is MISSING:
+            self._first_load(default)
+            source.start(self.snapshot, self._on_snapshot, self._on_unreadable)
+            started = True
+        finally:
+            if not started:  # any failure (even Ctrl-C): no descriptor or thread is left behind
                 source.close()
-                raise error from None
-            log.warning("%s: %s; using the default until a valid config arrives", source, error)
-            self._error = error
+
+    def _first_load(self, default: Any) -> None:
+        error: ConfigError
+        try:
+            snapshot = self.source.read()
+            value = self._loader(snapshot)
+        except ConfigError as exc:
+            error = exc
+        except SnapshotError as exc:
+            error = ConfigError(str(exc), kind=exc.kind)
+        except Exception as exc:  # a bug in a parser or validator: the default still serves
+            error = ConfigError(f"could not load ({type(exc).__name__})", kind="parser")
         else:
-            initial = snapshot
             self._value = value
             self._published = _Published(snapshot.version, snapshot)
             self._delivered = snapshot.version
-        source.start(initial, self._on_snapshot, self._on_unreadable)
+            return
+        if default is MISSING:
+            raise error  # outside the handler: nothing chained that could quote the config
+        log.warning("%s: %s; using the default until a valid config arrives", self.source, error)
+        self._error = error
 
     # -- reading (lock-free) --------------------------------------------------------------------
 
@@ -236,11 +260,14 @@ class Config(Generic[T]):
     def _on_snapshot(self, snapshot: Snapshot) -> None:
         try:
             value = self._loader(snapshot)
-        except Exception as exc:  # a parser's own bug (deep recursion, ...) rejects the update too
-            error = exc if isinstance(exc, ConfigError) else ConfigError(f"{type(exc).__name__}")
-            self._reject(snapshot, error)
+        except ConfigError as exc:
+            error = exc
+        except BaseException as exc:  # a validator's own bug, even SystemExit: reject, go on
+            error = ConfigError(f"could not load ({type(exc).__name__})", kind="parser")
+        else:
+            self._accept(snapshot, value)
             return
-        self._accept(snapshot, value)
+        self._reject(snapshot, error)
 
     def _reject(self, snapshot: Snapshot, error: ConfigError) -> None:
         error.version = snapshot.version
@@ -276,7 +303,7 @@ class Config(Generic[T]):
         if self._error is not None and self._error.message == str(exc):
             return  # the same problem, already reported
         log.warning("%s: %s; still serving %s", self.source, exc, self.version)
-        self._unreadable = ConfigError(str(exc))
+        self._unreadable = ConfigError(str(exc), kind=getattr(exc, "kind", "unreadable"))
         self._set_error(self._unreadable)
 
     def _set_error(self, error: ConfigError | None) -> None:
@@ -291,8 +318,16 @@ class Config(Generic[T]):
         for fn in callbacks:
             try:
                 fn(old, new)
-            except Exception:
-                log.exception("%s: on_change callback %r failed", self.source, fn)
+            except BaseException as exc:  # SystemExit too: one callback must not end the watch
+                # Not the exception's text, nor repr(fn) (a partial's shows its arguments):
+                # either may hold config values.
+                log.error(
+                    "%s: on_change callback %s raised %s; the watch goes on",
+                    self.source,
+                    getattr(fn, "__qualname__", type(fn).__qualname__),
+                    type(exc).__name__,
+                )
+                log.debug("where it raised:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
         for loop, queue in subscribers:
             self._push(loop, queue, new)
 
@@ -306,12 +341,15 @@ class Config(Generic[T]):
 
 
 def build_loader(
-    source: Path,
+    source: Path | Callable[[], bool],
     model: Validator | None,
     format: str | None,
     parser: Parser | None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Loader:
-    return Loader(source.is_dir, model=model, format=format, parser=parser)
+    """A loader for ``source`` (a path, or a callable saying whether versions are directories)."""
+    is_directory = source.is_dir if isinstance(source, Path) else source
+    return Loader(is_directory, model=model, format=format, parser=parser, limits=limits)
 
 
 __all__ = ["MISSING", "Config", "Loader", "build_loader"]

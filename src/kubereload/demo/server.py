@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import kubereload
-from kubereload.config import Config
+from kubereload.config import Config, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +22,18 @@ _MESSAGE_TYPES = (str, int, float, bool)
 
 
 def validate(data: Any) -> Mapping[str, Any]:
-    """The demo's schema: a mapping with a ``message`` that can be printed as one line of text."""
+    """The demo's schema: a mapping with a ``message`` that can be printed as one line of text.
+
+    It raises ConfigError, whose words kubereload shows (any other exception's text it hides).
+    """
     if not isinstance(data, Mapping):
-        raise ValueError("config.yaml must be a mapping with a 'message' key")
+        raise ConfigError("config.yaml must be a mapping with a 'message' key", kind="validation")
     if "message" not in data:
-        raise ValueError("config.yaml has no 'message' key")
+        raise ConfigError("config.yaml has no 'message' key", kind="validation")
     if not isinstance(data["message"], _MESSAGE_TYPES):
-        raise ValueError(f"'message' must be text, not a {type(data['message']).__name__}")
+        raise ConfigError(
+            f"'message' must be text, not a {type(data['message']).__name__}", kind="validation"
+        )
     return data
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import select
 import stat
 import threading
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +51,22 @@ _ANCESTOR_EVENTS = (
 
 OnSnapshot = Callable[[Snapshot], None]
 OnError = Callable[[SnapshotError], None]
+Reader = Callable[[], Snapshot]
+MAX_POLL_INTERVAL = 86400.0
+
+
+def check_poll_interval(seconds: float) -> float:
+    """``seconds`` if it is a usable poll interval, else ValueError (inf and NaN included)."""
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not math.isfinite(seconds)
+        or not 0 < seconds <= MAX_POLL_INTERVAL
+    ):
+        raise ValueError(
+            f"poll_interval must be a number of seconds above 0 and at most {MAX_POLL_INTERVAL:g}"
+        )
+    return float(seconds)
 
 
 def _stamp(source: Path) -> object:
@@ -60,7 +78,7 @@ def _stamp(source: Path) -> object:
             except OSError:
                 pass
             entries = []
-            for dirpath, _dirs, files in os.walk(source, followlinks=True):
+            for dirpath, _dirs, files in os.walk(source):
                 for name in files:
                     st = os.stat(os.path.join(dirpath, name))
                     entries.append((dirpath, name, st.st_mtime_ns, st.st_size, st.st_ino))
@@ -88,10 +106,11 @@ class Detector:
         *,
         poll: bool = False,
         poll_interval: float = 1.0,
+        read: Reader | None = None,
     ) -> None:
-        if poll_interval <= 0:
-            raise ValueError("poll_interval must be positive")
+        poll_interval = check_poll_interval(poll_interval)
         self.source = source
+        self._read: Reader = read or (lambda: read_snapshot(source))
         self._is_dir_source = source.is_dir()
         self._dir = source if self._is_dir_source else source.parent
         self._on_snapshot = on_snapshot
@@ -107,9 +126,13 @@ class Detector:
         self._sub_wds: dict[int, Path] = {}
         self._kubelet_mask = False
         self.mode = "poll"
-        if not poll:
-            self._try_inotify()
-        self._stamp = _stamp(source) if self.mode == "poll" else None
+        try:
+            if not poll:
+                self._try_inotify()
+            self._stamp = _stamp(source) if self.mode == "poll" else None
+        except BaseException:
+            self.close()  # no descriptor outlives a detector that failed to start
+            raise
 
     # -- set-up -------------------------------------------------------------------------------
 
@@ -207,8 +230,14 @@ class Detector:
                 self._run_inotify()
             else:
                 self._run_poll()
-        except Exception:  # a detector must never die silently
-            log.exception("watcher for %s failed; falling back to polling", self.source)
+        except BaseException as exc:  # a detector must never die silently (SystemExit included)
+            # The exception's text is not logged: it may quote a config value.
+            log.error(
+                "watcher for %s failed (%s); falling back to polling",
+                self.source,
+                type(exc).__name__,
+            )
+            log.debug("where it failed:\n%s", "".join(traceback.format_tb(exc.__traceback__)))
             if not self._stop.is_set():
                 self.mode = "poll"
                 self._stamp = _stamp(self.source)
@@ -324,7 +353,7 @@ class Detector:
         if self._inotify is not None and os.path.isdir(self.source) != self._is_dir_source:
             self._retarget()
         try:
-            snapshot = read_snapshot(self.source)
+            snapshot = self._read()
         except SnapshotError as exc:
             self._on_error(exc)
             return
