@@ -147,7 +147,7 @@ def test_signal_by_pid_file(tmp_path: Path) -> None:
     with pytest.raises(ActionError, match="does not exist"):
         Signal(signal.SIGHUP, pid_file=pid_file).run(ReloadContext(("c",)))
     pid_file.write_text("garbage")
-    with pytest.raises(ActionError, match="not a pid"):
+    with pytest.raises(ActionError, match="does not hold a pid"):
         Signal(signal.SIGHUP, pid_file=pid_file).run(ReloadContext(("c",)))
 
 

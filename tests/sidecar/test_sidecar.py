@@ -44,5 +44,5 @@ def test_options_in_a_running_reloader_out(tmp_path: Path, receiver: Receiver) -
 def test_options_that_cannot_work_are_refused_before_anything_starts(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         Sidecar(SidecarOptions(reload=ReloadOptions(actions=[WebhookOptions("ftp://x/")])))
-    with pytest.raises(ValueError, match="exactly one of"):
+    with pytest.raises(ValueError, match="needs --pid, --pid-file or --process-name"):
         Sidecar(SidecarOptions(reload=ReloadOptions(actions=[SignalOptions(signal.SIGHUP)])))

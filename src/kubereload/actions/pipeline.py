@@ -25,6 +25,9 @@ from kubereload.actions.command import Validate
 
 log = logging.getLogger(__name__)
 
+STEP_LIMIT = 60.0  # seconds allowed to a step that does not say how long it may take
+STUCK_MARGIN = 30.0  # seconds beyond the sum of the steps' limits before a reload is stuck
+
 
 class ReloadPipeline:
     """Runs ``validate`` then each action in order, for every batch of changed sources.
@@ -33,7 +36,8 @@ class ReloadPipeline:
     once every one of them changed), so a pod update that touches several volumes reloads once.
     ``jitter``: then wait a random time up to this, so replicas do not reload in the same instant.
     All actions run even if one fails (they usually target different things); the reload counts
-    as failed if any did.
+    as failed if any did. A reload running ``stuck_margin`` longer than all its steps' time limits
+    together is reported as stuck by ``problem()`` (behind ``/healthz``).
     """
 
     def __init__(
@@ -45,6 +49,7 @@ class ReloadPipeline:
         sources: Iterable[str] = (),
         coalesce: float = 0.0,
         jitter: float = 0.0,
+        stuck_margin: float = STUCK_MARGIN,
     ) -> None:
         self.actions = list(actions)
         self.validate = validate
@@ -61,6 +66,14 @@ class ReloadPipeline:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._busy_since: float | None = None
+        steps: list[object] = [*self.actions, *([validate] if validate else [])]
+        self.stuck_after = (
+            sum(float(getattr(step, "time_limit", STEP_LIMIT)) for step in steps)
+            + coalesce
+            + jitter
+            + stuck_margin
+        )
 
     # -- feeding ------------------------------------------------------------------------------
 
@@ -86,6 +99,16 @@ class ReloadPipeline:
 
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    def problem(self) -> str | None:
+        """Why the worker cannot reload (for ``/healthz``), or None: stopped, or stuck in one
+        reload for longer than all its steps' time limits together."""
+        if not self.is_alive():
+            return "the reload worker stopped"
+        since = self._busy_since
+        if since is not None and (busy := time.monotonic() - since) > self.stuck_after:
+            return f"a reload has been running for {busy:.0f}s (limit {self.stuck_after:.0f}s)"
+        return None
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no reload is pending or running (for callers that need the outcome)."""
@@ -128,33 +151,39 @@ class ReloadPipeline:
         """Validate and run the actions now, in the caller's thread; one reload at a time."""
         batch = tuple(sources)
         with self._run_lock:
-            started = time.monotonic()
-            self.observer.reload_started(batch)
-            context = ReloadContext(batch, self._superseded)
-            stage, errors = "done", []
-            if self.validate is not None:
-                try:
-                    self.validate.run(context)
-                except ActionError as exc:
-                    stage, errors = "validate", [str(exc)]
-            if stage == "done":
-                for action in self.actions:
-                    try:
-                        action.run(context)
-                    except ActionError as exc:
-                        stage = "action"
-                        errors.append(str(exc))
-            seconds = time.monotonic() - started
-            result = ReloadResult(
-                batch, not errors, stage, "\n".join(errors) or None, time.time(), seconds
-            )
+            started = self._busy_since = time.monotonic()
+            try:
+                result = self._reload(batch, started)
+            finally:
+                self._busy_since = None
             self.last_result = result
         what = ", ".join(batch) or "start-up"
         if result.ok:
-            log.info("reloaded after change in %s (%.1f ms)", what, seconds * 1000)
-        elif stage == "validate":
+            log.info("reloaded after change in %s (%.1f ms)", what, result.seconds * 1000)
+        elif result.stage == "validate":
             log.error("not reloading after change in %s: %s", what, result.error)
         else:
             log.error("reload after change in %s failed: %s", what, result.error)
         self.observer.reload_finished(result)
         return result
+
+    def _reload(self, batch: tuple[str, ...], started: float) -> ReloadResult:
+        self.observer.reload_started(batch)
+        context = ReloadContext(batch, self._superseded)
+        stage, errors = "done", []
+        if self.validate is not None:
+            try:
+                self.validate.run(context)
+            except ActionError as exc:
+                stage, errors = "validate", [str(exc)]
+        if stage == "done":
+            for action in self.actions:
+                try:
+                    action.run(context)
+                except ActionError as exc:
+                    stage = "action"
+                    errors.append(str(exc))
+        seconds = time.monotonic() - started
+        return ReloadResult(
+            batch, not errors, stage, "\n".join(errors) or None, time.time(), seconds
+        )

@@ -4,24 +4,40 @@ pod needs ``shareProcessNamespace: true`` for the sidecar to see the app's proce
 
 By name, only the top of each matching process tree is signalled: nginx's master gets the HUP,
 not its workers (whose parent is the master, also named ``nginx``).
+
+A pid is only a number, and a dangerous one: ``kill(-1)`` reaches every process we may signal,
+``kill(0)`` our own process group, and a pid whose process is gone is soon another process's.
+So: pids below 1, kubereload's own pid and its process group are refused; pid 1 (the pod's
+pause process, or an init) only when ``--process-name`` names it; with ``--process-name`` beside
+``--pid``/``--pid-file`` the process must have that name; a pid file's process must have
+started before the file was written (else the pid was reused); a ``--pid`` must stay the process
+it was when first signalled. The signal goes through a pidfd opened before these checks, so it
+reaches the process that was checked or none. A process that is gone is an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from signal import Signals
 from typing import ClassVar
 
+from kubereload.actions import procfs
 from kubereload.actions.base import ActionError, Observer, ReloadContext
 from kubereload.actions.spec import flag
 
 log = logging.getLogger(__name__)
 
-PROC = Path("/proc")
+PROC = procfs.PROC
+PID_MAX = 4194304  # the kernel's largest pid_max (2**22)
+PID_FILE_MAX = 64  # bytes read from a pid file
+CLOCK_SLACK = 1.0  # seconds between a process starting and a pid file's mtime we tolerate
 
 
 def parse_signal(value: str) -> signal.Signals:
@@ -35,42 +51,55 @@ def parse_signal(value: str) -> signal.Signals:
         raise ValueError(f"unknown signal {value!r} (e.g. HUP, SIGUSR1, 15)") from None
 
 
-def _stat(pid: int, proc: Path) -> tuple[str, int] | None:
-    """(comm, ppid) of a process, or None when it is gone."""
-    try:
-        raw = (proc / str(pid) / "stat").read_text()
-    except OSError:
-        return None
-    close = raw.rfind(")")
-    comm = raw[raw.find("(") + 1 : close]
-    fields = raw[close + 2 :].split()
-    return comm, int(fields[1])
-
-
-def _argv0(pid: int, proc: Path) -> str:
-    try:
-        raw = (proc / str(pid) / "cmdline").read_bytes()
-    except OSError:
-        return ""
-    first = raw.split(b"\0", 1)[0].decode(errors="replace")
-    return os.path.basename(first.split(" ", 1)[0].rstrip(":"))
+def refuse_pid(pid: int, *, named: bool = False) -> str | None:
+    """Why ``pid`` may not be a signal target, or None. ``named``: a process name is checked."""
+    if pid <= 0:
+        return f"pid {pid} is not a process (0 and below mean process groups or every process)"
+    if pid > PID_MAX:
+        return f"pid {pid} is larger than any pid"
+    if pid == os.getpid():
+        return f"pid {pid} is kubereload itself"
+    if pid == os.getpgrp():
+        return f"pid {pid} leads kubereload's own process group"
+    if pid == 1 and not named:
+        return (
+            "pid 1 is the pod's pause process or the container's init: "
+            "to signal it, name it with --process-name"
+        )
+    return None
 
 
 def find_processes(name: str, proc: Path = PROC) -> list[int]:
     """Pids whose name (``comm`` or argv[0]'s base name) is ``name`` and whose parent's is not."""
     me = os.getpid()
-    matches: dict[int, int] = {}
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        pid = int(entry.name)
-        info = _stat(pid, proc)
-        if info is None:
-            continue
-        comm, ppid = info
-        if comm == name[:15] or _argv0(pid, proc) == name:
-            matches[pid] = ppid
+    matches = {
+        info.pid: info.ppid
+        for info in procfs.all_processes(proc)
+        if info.pid != me and not info.exited and procfs.has_name(info, name, proc)
+    }
     return sorted(pid for pid, ppid in matches.items() if ppid not in matches)
+
+
+def _boot_time() -> float:
+    """Wall-clock time of boot, to 10 ms (``/proc/stat``'s ``btime`` is whole seconds)."""
+    uptime = float((PROC / "uptime").read_text().split()[0])
+    return time.time() - uptime
+
+
+@contextlib.contextmanager
+def _pidfd(pid: int) -> Iterator[int | None]:
+    """A handle on the process now called ``pid`` (None where the kernel has no pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise ActionError(f"process {pid} does not exist", reason="target") from None
+    except (OSError, AttributeError):
+        yield None
+        return
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -129,12 +158,17 @@ class Signal:
         pid_file: Path | None = None,
         process_name: str | None = None,
     ) -> None:
-        if sum(x is not None for x in (pid, pid_file, process_name)) != 1:
-            raise ValueError("--signal needs exactly one of --pid, --pid-file, --process-name")
+        if pid is not None and pid_file is not None:
+            raise ValueError("--signal takes one of --pid and --pid-file, not both")
+        if pid is None and pid_file is None and process_name is None:
+            raise ValueError("--signal needs --pid, --pid-file or --process-name")
+        if pid is not None and (why := refuse_pid(pid, named=process_name is not None)):
+            raise ValueError(f"--pid: {why}")
         self.signal = sig
         self.pid = pid
         self.pid_file = pid_file
         self.process_name = process_name
+        self._first_start: int | None = None  # start time of --pid when first signalled
 
     def describe(self) -> str:
         if self.pid is not None:
@@ -142,33 +176,75 @@ class Signal:
         elif self.pid_file is not None:
             target = f"pid file {self.pid_file}"
         else:
-            target = f"process {self.process_name!r}"
-        return f"signal: {self.signal.name} to {target}"
+            return f"signal: {self.signal.name} to process {self.process_name!r}"
+        named = f" (named {self.process_name!r})" if self.process_name else ""
+        return f"signal: {self.signal.name} to {target}{named}"
 
-    def _targets(self) -> list[int]:
-        if self.pid is not None:
-            return [self.pid]
-        if self.pid_file is not None:
-            try:
-                text = self.pid_file.read_text().strip()
-            except OSError as exc:
+    def _read_pid_file(self) -> tuple[int, float]:
+        """The pid in the file, and the file's mtime."""
+        assert self.pid_file is not None
+        try:
+            with self.pid_file.open("rb") as f:
+                raw = f.read(PID_FILE_MAX + 1)
+                mtime = os.fstat(f.fileno()).st_mtime
+        except OSError as exc:
+            raise ActionError(
+                f"cannot read pid file {self.pid_file}: {exc.strerror or 'error'}",
+                reason="target",
+            ) from None
+        text = raw.strip()
+        if len(raw) > PID_FILE_MAX or not text.isdigit():
+            raise ActionError(
+                f"pid file {self.pid_file} does not hold a pid (a decimal number)",
+                reason="target",
+            )
+        pid = int(text)
+        if why := refuse_pid(pid, named=self.process_name is not None):
+            raise ActionError(f"pid file {self.pid_file}: {why}", reason="target")
+        return pid, mtime
+
+    def _check(self, pid: int, pid_file_mtime: float | None) -> procfs.ProcessInfo:
+        """The process ``pid`` if it is still the one meant; else ActionError."""
+        info = procfs.stat(pid)
+        if info is None or info.exited:
+            raise ActionError(f"process {pid} does not exist (it has exited)", reason="target")
+        if self.process_name is not None and not procfs.has_name(info, self.process_name):
+            raise ActionError(
+                f"process {pid} is {info.name!r}, not {self.process_name!r}", reason="target"
+            )
+        if pid_file_mtime is not None:
+            started = _boot_time() + info.start_ticks / os.sysconf("SC_CLK_TCK")
+            if started > pid_file_mtime + CLOCK_SLACK:
                 raise ActionError(
-                    f"cannot read pid file {self.pid_file}: {exc.strerror or exc}", reason="target"
-                ) from None
-            if not text.isdigit():
-                raise ActionError(
-                    f"pid file {self.pid_file} holds {text[:20]!r}, not a pid", reason="target"
+                    f"process {pid} started after pid file {self.pid_file} was written: "
+                    "the pid is stale (the program is gone, another process has its pid)",
+                    reason="target",
                 )
-            return [int(text)]
+        elif self.pid is not None:
+            if self._first_start is None:
+                self._first_start = info.start_ticks
+            elif info.start_ticks != self._first_start:
+                raise ActionError(
+                    f"process {pid} is no longer the one first signalled (the pid was reused)",
+                    reason="target",
+                )
+        return info
+
+    def _targets(self) -> list[tuple[int, float | None]]:
+        if self.pid is not None:
+            return [(self.pid, None)]
+        if self.pid_file is not None:
+            pid, mtime = self._read_pid_file()
+            return [(pid, mtime)]
         assert self.process_name is not None
-        pids = find_processes(self.process_name)
+        pids = [p for p in find_processes(self.process_name) if not refuse_pid(p, named=True)]
         if not pids:
             raise ActionError(
                 f"no process named {self.process_name!r} is visible (in Kubernetes, set "
                 "shareProcessNamespace: true on the pod)",
                 reason="target",
             )
-        return pids
+        return [(pid, None) for pid in pids]
 
     def run(self, context: ReloadContext) -> None:
         try:
@@ -177,15 +253,22 @@ class Signal:
             raise ActionError(f"{self.describe()}: {exc}", reason=exc.reason) from None
 
     def _send(self) -> None:
-        for pid in self._targets():
-            try:
-                os.kill(pid, self.signal)
-            except ProcessLookupError:
-                raise ActionError(f"process {pid} does not exist", reason="target") from None
-            except PermissionError:
-                raise ActionError(
-                    f"not allowed to signal process {pid} (run as the same user, or grant "
-                    "CAP_KILL)",
-                    reason="permission",
-                ) from None
-            log.info("sent %s to process %d", self.signal.name, pid)
+        for pid, mtime in self._targets():
+            with _pidfd(pid) as fd:
+                info = self._check(pid, mtime)
+                try:
+                    if fd is None:
+                        os.kill(pid, self.signal)
+                    else:
+                        signal.pidfd_send_signal(fd, self.signal)
+                except ProcessLookupError:
+                    raise ActionError(
+                        f"process {pid} does not exist (it has exited)", reason="target"
+                    ) from None
+                except PermissionError:
+                    raise ActionError(
+                        f"not allowed to signal process {pid} (run as the same user, or grant "
+                        "CAP_KILL)",
+                        reason="permission",
+                    ) from None
+            log.info("sent %s to process %d (%s)", self.signal.name, pid, info.name)

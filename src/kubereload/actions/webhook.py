@@ -202,6 +202,12 @@ class Webhook:
     def describe(self) -> str:
         return f"webhook: {self.config.method} {self._shown}"
 
+    @property
+    def time_limit(self) -> float:
+        """Every attempt timing out, with the longest back-off between them."""
+        cfg = self.config
+        return (cfg.retries + 1) * cfg.timeout + cfg.retries * cfg.backoff_max
+
     def _headers(self) -> dict[str, str]:
         headers = {"User-Agent": "kubereload", "Content-Length": "0"}
         headers.update(self.config.headers)

@@ -82,7 +82,8 @@ def register(subparsers: Any) -> None:
         type=duration,
         default=10.0,
         metavar="DURATION",
-        help="with --restart: SIGKILL after this long (default 10s)",
+        help="SIGKILL CMD this long after asking it to stop, on --restart and on shutdown "
+        "(default 10s)",
     )
     add_action_flags(parser)
     add_service_flags(parser)

@@ -43,9 +43,7 @@ def build_pipeline(
         coalesce=options.coalesce,
         jitter=options.jitter,
     )
-    telemetry.health.add_probe(
-        "live", "reloader", lambda: None if pipeline.is_alive() else "the reload worker stopped"
-    )
+    telemetry.health.add_probe("live", "reloader", pipeline.problem)
     return pipeline
 
 

@@ -32,6 +32,8 @@ FORWARDED = (
     signal.SIGUSR1,
     signal.SIGUSR2,
 )
+SIGNAL_WAIT = 10.0  # seconds a reload waits for the main thread to signal the child
+RESTART_MARGIN = 30.0  # seconds beyond --stop-timeout a restart may take (the new child starts)
 STOPPING = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 # Reset in the child: what we catch is reset by exec anyway, but what Python ignores is not.
 _RESET = (*FORWARDED, signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ)
@@ -84,13 +86,13 @@ class Supervisor:
         if request.error:
             raise ActionError(request.error, reason=request.kind)
 
-    def reload(self, sig: signal.Signals, timeout: float = 10.0) -> None:
+    def reload(self, sig: signal.Signals, timeout: float = SIGNAL_WAIT) -> None:
         """Send ``sig`` to the child (from any thread)."""
         self._ask(_Request("signal", sig), timeout)
 
     def restart(self) -> None:
         """Stop the child gracefully and start it again; returns once the new one runs."""
-        self._ask(_Request("restart", self.stop_signal), self.stop_timeout + 30)
+        self._ask(_Request("restart", self.stop_signal), self.stop_timeout + RESTART_MARGIN)
 
     # -- the main thread ----------------------------------------------------------------------
 
@@ -161,10 +163,13 @@ class Supervisor:
         if signum == signal.SIGCHLD:
             return
         sig = signal.Signals(signum)
-        if sig in STOPPING:
-            self._terminating = True
         log.info("forwarding %s to pid %s", sig.name, self.pid)
         self._send(sig)
+        if sig in STOPPING and not self._terminating:
+            # A child that ignores the signal must not hold the pod's shutdown: Kubernetes
+            # would SIGKILL us after its grace period, and the child's end would go unlogged.
+            self._terminating = True
+            self._kill_at = time.monotonic() + self.stop_timeout
 
     def _on_request(self, request: _Request) -> None:
         if request.kind == "signal":
@@ -219,6 +224,10 @@ class ChildReload:
         self.signal = sig
         self.restart = restart
         self.kind = "restart" if restart else "signal"
+
+    @property
+    def time_limit(self) -> float:
+        return self.supervisor.stop_timeout + RESTART_MARGIN if self.restart else SIGNAL_WAIT
 
     def describe(self) -> str:
         if self.restart:
