@@ -274,6 +274,11 @@ class KubeAPIServer:
             self._faults = [f for f in self._faults if f.count > 0]
             self._faults.append(_Fault(count, status, path_contains, retry_after))
 
+    def clear_faults(self) -> None:
+        """Forget the failures asked for by `fail_next` that have not happened yet."""
+        with self._lock:
+            self._faults = []
+
     def expire_history(self) -> None:
         """Forget all history, as etcd compaction: older resourceVersions now get 410 Gone."""
         self.store.expire()

@@ -131,7 +131,10 @@ class Informer(Generic[T]):
         watch_timeout: float = 300.0,
         page_size: int = 500,
         backoff: Backoff | None = None,
+        on_connection: Callable[[Exception | None], None] | None = None,
     ) -> None:
+        """``on_connection(None)`` is called when a watch is established, ``on_connection(err)``
+        when a list or watch fails (not for 410 Gone, which is part of the protocol)."""
         self.client = client
         self.resource = resource
         self.handler = handler
@@ -143,6 +146,7 @@ class Informer(Generic[T]):
         self.watch_timeout = watch_timeout
         self.page_size = page_size
         self.backoff = backoff or Backoff()
+        self.on_connection = on_connection
         self._progressed = False  # the current watch delivered an event or bookmark
         self.state = InformerState()
         self.synced = asyncio.Event()
@@ -201,15 +205,15 @@ class Informer(Generic[T]):
                 if need_list or fresh_list:
                     delay = self.backoff.next()
                 need_list = True
-            except StalledError:
-                self._failed(f"watch stalled: nothing received in {self.stall_timeout:g} s")
+            except StalledError as err:
+                self._failed(f"watch stalled: nothing received in {self.stall_timeout:g} s", err)
                 self._reset_backoff_after_progress()
             except ApiError as err:
-                self._failed(f"API error: {err}")
+                self._failed(f"API error: {err}", err)
                 self._reset_backoff_after_progress()
                 delay = err.retry_after if err.retry_after is not None else self.backoff.next()
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
-                self._failed(f"connection error: {type(err).__name__}: {err}")
+                self._failed(f"connection error: {type(err).__name__}: {err}", err)
                 self._reset_backoff_after_progress()
                 delay = self.backoff.next()
             finally:
@@ -225,7 +229,7 @@ class Informer(Generic[T]):
             self.backoff.reset()
             self._progressed = False
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, message: str, err: Exception) -> None:
         self.state.reconnects += 1
         self.state.last_error = message
         logger.warning(
@@ -234,6 +238,8 @@ class Informer(Generic[T]):
             message,
             self.state.resource_version or "(none)",
         )
+        if self.on_connection is not None:
+            self.on_connection(err)
 
     async def _list(self) -> None:
         """List, and emit exactly the differences from what is known.
@@ -309,6 +315,8 @@ class Informer(Generic[T]):
                     await response.aread()
                     raise response_error(response)
                 self.state.connected = True
+                if self.on_connection is not None:
+                    self.on_connection(None)
                 async for line in response.aiter_lines():
                     if line.strip():
                         await self._event(json.loads(line))
