@@ -2,6 +2,8 @@
 
 config = kubereload.watch("/etc/config/app.yaml")
 config.get()   # the current, validated value; never blocks, never half-updated
+
+config = kubereload.watch_configmap("app-config", key="app.yaml")  # straight from the API
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar, overload
 
 from kubereload.config import (
     DEFAULT_LIMITS,
@@ -98,4 +100,175 @@ def watch(
     return Config(source, loader, default=default)
 
 
-__all__ = ["Config", "ConfigError", "Limits", "Snapshot", "changed_keys", "watch"]
+@overload
+def watch_configmap(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: type[T] | Callable[[Any], T],
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: T = ...,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[T]: ...
+
+
+@overload
+def watch_configmap(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: None = None,
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: Any = ...,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[Any]: ...
+
+
+def watch_configmap(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: Any = None,
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: Any = MISSING,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[Any]:
+    """Load the ConfigMap ``name`` from the API server now and keep it current, without the
+    kubelet's delay: the same :class:`Config` as :func:`watch` gives for a mounted file.
+
+    - ``key``: serve this one key, parsed by its extension (``app.yaml``) or ``format``; without
+      it, a mapping of every key to its parsed content, as for a mounted directory.
+    - ``namespace``: defaults to the pod's own (from its service account), or the kubeconfig
+      context's namespace outside a cluster.
+    - ``model``, ``format``, ``parser``, ``default``: as for :func:`watch`. ``version`` is the
+      object's resourceVersion.
+    - ``deleted``: when the object is deleted, the last good value stays and ``error`` says so;
+      ``"error"`` also makes :meth:`Config.health` fail (a readiness probe takes the pod out).
+    - ``kubeconfig``, ``context``: the credentials, found as by every kubereload command
+      (``$KUBECONFIG``, else the in-cluster service account, else ``~/.kube/config``).
+    - ``timeout``: how long the first load waits for the API server.
+    - ``limits``: what one version may cost, as for :func:`watch`.
+
+    Needs ``get``, ``list`` and ``watch`` on this one object (a Role with ``resourceNames``;
+    see docs/in-app.md). Raises :class:`ConfigError` when the first load fails and no
+    ``default`` is given, or when no cluster configuration is found.
+    """
+    from kubereload.apisource import watch_object  # noqa: PLC0415 - file users never load it
+
+    return watch_object(
+        "configmap",
+        name,
+        key=key,
+        namespace=namespace,
+        model=model,
+        format=format,
+        parser=parser,
+        default=default,
+        deleted=deleted,
+        kubeconfig=kubeconfig,
+        context=context,
+        timeout=timeout,
+        limits=limits,
+    )
+
+
+@overload
+def watch_secret(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: type[T] | Callable[[Any], T],
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: T = ...,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[T]: ...
+
+
+@overload
+def watch_secret(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: None = None,
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: Any = ...,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[Any]: ...
+
+
+def watch_secret(
+    name: str,
+    *,
+    key: str | None = None,
+    namespace: str | None = None,
+    model: Any = None,
+    format: str | None = None,
+    parser: Parser | None = None,
+    default: Any = MISSING,
+    deleted: Literal["keep", "error"] = "keep",
+    kubeconfig: str | os.PathLike[str] | None = None,
+    context: str | None = None,
+    timeout: float = 30.0,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Config[Any]:
+    """Load the Secret ``name`` from the API server now and keep it current: as
+    :func:`watch_configmap`, for a Secret. Values never appear in logs or errors."""
+    from kubereload.apisource import watch_object  # noqa: PLC0415 - file users never load it
+
+    return watch_object(
+        "secret",
+        name,
+        key=key,
+        namespace=namespace,
+        model=model,
+        format=format,
+        parser=parser,
+        default=default,
+        deleted=deleted,
+        kubeconfig=kubeconfig,
+        context=context,
+        timeout=timeout,
+        limits=limits,
+    )
+
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "Limits",
+    "Snapshot",
+    "changed_keys",
+    "watch",
+    "watch_configmap",
+    "watch_secret",
+]

@@ -25,6 +25,8 @@ class Layout(enum.Enum):
     """A plain file."""
     SUBPATH = "subpath"
     """A ``subPath`` mount: a bind mount of one file, which the kubelet never updates."""
+    OBJECT = "object"
+    """A ConfigMap or Secret read from the API server: its keys, no files on disk."""
 
 
 def _unescape_mountinfo(field: str) -> str:
