@@ -215,8 +215,10 @@ def test_rules_file_mistakes_are_explained(text: bytes, expected: str) -> None:
 
 
 def test_annotation_values_are_parsed_strictly() -> None:
-    (rule,) = annotation_rules("ns", {"kubereload.io/schema": "a.yaml=other/cm/key.json"})
-    assert rule.schema_ref == SchemaRef("other", "cm", "key.json")
+    (rule,) = annotation_rules("ns", {"kubereload.io/schema": "a.yaml=cm/key.json"})
+    assert rule.schema_ref == SchemaRef("ns", "cm", "key.json")
+    with pytest.raises(RulesError, match="own namespace only"):  # no reading other namespaces
+        annotation_rules("ns", {"kubereload.io/schema": "a.yaml=other/cm/key.json"})
     with pytest.raises(RulesError):
         annotation_rules("ns", {"kubereload.io/schema": "a.yaml=../x"})
     with pytest.raises(RulesError):

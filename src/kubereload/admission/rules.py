@@ -5,7 +5,7 @@ Rules come from two places, and are tried in this order:
 - the object's own annotations (teams opt in without touching the server)::
 
       kubereload.io/format: "app.yaml=yaml, limits=json"
-      kubereload.io/schema: "app.yaml=app-schema/schema.json"   # ConfigMap/key, same namespace
+      kubereload.io/schema: "app.yaml=app-schema/schema.json"   # CONFIGMAP/KEY, same namespace
 
 - a rules file given to ``admission`` and ``check``::
 
@@ -140,6 +140,11 @@ def annotation_rules(namespace: str, annotations: Mapping[str, str]) -> list[Rul
             )
         ref = None
         if key in schemas:
+            if schemas[key].count("/") != 1:
+                raise RulesError(
+                    f"annotation {SCHEMA_ANNOTATION}: {schemas[key]!r} is not CONFIGMAP/KEY "
+                    "(a schema is read from the object's own namespace only)"
+                )
             ref = _schema_ref(schemas[key], namespace, SCHEMA_ANNOTATION)
         rules.append(Rule(ANNOTATION_RULE, Match(keys=(key,)), format=fmt, schema_ref=ref))
     return rules

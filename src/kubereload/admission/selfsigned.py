@@ -265,6 +265,13 @@ class SelfSigned:
         bundle = base64.b64encode(ca_cert).decode()
         for _ in range(5):
             response = await client.get(path)
+            if response.status_code == 404:
+                log.warning(
+                    "ValidatingWebhookConfiguration %s does not exist yet: its caBundle is "
+                    "written at the next check",
+                    self.webhook_configuration,
+                )
+                return
             if response.status_code != 200:
                 raise response_error(response)
             obj = response.json()

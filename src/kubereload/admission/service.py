@@ -21,7 +21,8 @@ from kubereload.admission.tls import CertificateFiles
 from kubereload.server import HealthRegistry, Registry
 
 log = logging.getLogger(__name__)
-RENEW_CHECK_SECONDS = 3600.0
+RENEW_CHECK_SECONDS = 60.0
+"""How often --self-signed checks its certificate, Secret and caBundle (two GETs if all is well)."""
 
 
 @dataclass(frozen=True)
