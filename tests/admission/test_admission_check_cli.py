@@ -76,7 +76,9 @@ def test_check_points_into_the_manifest_and_fails(tmp_path: Path) -> None:
     assert f"{manifest}:26:15: ok: ConfigMap demo/app key other.json: json syntax" in lines[1]
     # The YAML error is at the end of the value, past its last line: the value's start is shown.
     assert lines[2].startswith(f"{manifest}:32:15: Secret demo/creds key creds.yaml (line 3")
-    assert "Secret demo/creds key creds.yaml" in lines[2] and "not valid yaml" in lines[2]
+    assert (
+        "Secret demo/creds key creds.yaml" in lines[2] and "[rule syntax: yaml syntax]" in lines[2]
+    )
     assert "hunter2" not in done.stdout + done.stderr
     assert "2 of 3 ConfigMap/Secret object(s) checked, 2 problem(s)" in done.stderr
 

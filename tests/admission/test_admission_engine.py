@@ -152,7 +152,7 @@ def test_secret_refusal_never_quotes_the_value() -> None:
     verdict = engine.judge(secret({"creds.yaml": value}, labels=OPT_IN))
     assert not verdict.allowed
     message = verdict.message()
-    assert "creds.yaml:" in message and "not valid yaml" in message
+    assert "creds.yaml:2:10: a character YAML does not allow" in message
     for fragment in ("hunter2", "zebra", "secret", "\\x01", "'"):
         assert fragment not in message
 

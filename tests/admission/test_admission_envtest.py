@@ -144,7 +144,7 @@ def test_bad_secret_leaves_no_value_in_response_logs_or_metrics(registered: Regi
     data = {"app.yaml": f"port: 1\npassword: [{SECRET_VALUE}\n"}
     done = kubectl(r.plane, "apply", "-f", "-", stdin=manifest("Secret", "creds", r.ns, data))
     assert done.returncode != 0
-    assert f"kubereload: Secret {r.ns}/creds: app.yaml:3:1: not valid yaml" in done.stderr
+    assert f"kubereload: Secret {r.ns}/creds: app.yaml:3:1: did not find expected" in done.stderr
     wait_until(lambda: f"denied Secret {r.ns}/creds" in r.hook.output(), what="the denial logged")
     _, metrics = r.hook.status("/metrics")
     for text in (done.stdout + done.stderr, r.hook.output(), metrics):

@@ -121,6 +121,6 @@ def test_check_and_admission_agree(obj: dict[str, Any]) -> None:
 
 def test_the_objects_drawn_include_refusals_of_each_kind() -> None:
     """The property is not vacuous: the strategy reaches schema, syntax and annotation refusals."""
-    for needle in ("must be of type", "not valid", "unknown format", "does not exist"):
+    for needle in ("must be of type", "did not find", "unknown format", "does not exist"):
         found = find(objects(), lambda o, n=needle: any(n in p[5] for p in by_check(o)[1]))
         assert not by_admission(found)[0]

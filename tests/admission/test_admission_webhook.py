@@ -94,7 +94,9 @@ def test_bad_secret_leaves_no_value_in_answer_logs_or_metrics(webhook: Webhook) 
     status, answer = webhook.post(json.dumps(review(secret)).encode())
     assert status == 200 and answer["response"]["allowed"] is False
     message = answer["response"]["status"]["message"]
-    assert message.startswith("kubereload: Secret demo/creds: creds.yaml:3:1: not valid yaml")
+    assert message.startswith(
+        "kubereload: Secret demo/creds: creds.yaml:3:1: did not find expected"
+    )
     wait_until(lambda: "denied Secret demo/creds" in webhook.output(), what="the denial logged")
     _, metrics = webhook.status("/metrics")
     for text in (json.dumps(answer), webhook.output(), metrics):

@@ -1,9 +1,9 @@
 """Judging one ConfigMap or Secret: the verdict that ``admission`` and ``check`` both give.
 
-Each key is decoded, parsed once by the library's own parser (formats, limits, positions), then
-checked by every rule that matches it; every check says what it checked. Problems are
-:class:`ConfigError`\\ s in the library's vocabulary. For a Secret, a parser's own words (which
-can quote a character of the input) are replaced by ours: only key, line, column and rule remain.
+Each key is decoded, parsed once by the library's own parse step (formats, limits, positions),
+then checked by every rule that matches it; every check says what it checked. Problems are
+:class:`ConfigError`\\ s in the library's vocabulary, which never quotes a value: a Secret's
+refusal carries key, line, column, field path and rule, nothing of its content.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from kubereload.admission.rules import (
     SchemaRef,
     annotation_rules,
 )
-from kubereload.config import ConfigError, format_for, parse
+from kubereload.config import DEFAULT_LIMITS, ConfigError, Limits, format_for, parse
 from kubereload.config.model import validate_with
 from kubereload.config.schema import JsonSchema, SchemaError
 
@@ -111,7 +111,7 @@ class SchemaCache:
             if found is not None:
                 self._items.move_to_end(digest)
                 return found
-        schema = JsonSchema(parse(source, raw, "yaml"), source=source)
+        schema = JsonSchema(parse(source, raw, "yaml"), source=source)  # our limits apply
         with self._lock:
             self._items[digest] = schema
             while len(self._items) > self._size:
@@ -123,11 +123,16 @@ class Engine:
     """Rules + where referenced schemas come from -> :meth:`judge` for any object."""
 
     def __init__(
-        self, rules: Rules, schemas: SchemaSource, cache: SchemaCache | None = None
+        self,
+        rules: Rules,
+        schemas: SchemaSource,
+        cache: SchemaCache | None = None,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.rules = rules
         self.schemas = schemas
         self.cache = cache or SchemaCache()
+        self.limits = limits
 
     def judge(self, obj: Mapping[str, Any], namespace: str | None = None) -> Verdict:
         """The verdict on ``obj``; ``namespace`` overrides the object's (the request's)."""
@@ -142,14 +147,15 @@ class Engine:
             own = annotation_rules(ns, annotations)
         except RulesError as exc:
             own = []
-            checks.append(Check("-", ANNOTATION_RULE, "annotations", (ConfigError(str(exc)),)))
+            problem = ConfigError(str(exc), kind="validation")
+            checks.append(Check("-", ANNOTATION_RULE, "annotations", (problem,)))
         from_file = self.rules.matching(kind, ns, name, labels)
         judged = labels.get(OPT_IN_LABEL) == "true" or bool(own) or bool(from_file) or bool(checks)
         if not judged or kind not in ("ConfigMap", "Secret"):
             return Verdict(kind, ns, name, judged=False)
         files, undecodable = decode_files(obj)
         for key in undecodable:
-            problem = ConfigError("not valid base64", file=key)
+            problem = ConfigError("not valid base64", kind="encoding", file=key)
             checks.append(Check(key, SYNTAX_RULE, "base64", (problem,)))
         rules = [*own, *from_file]
         for key in sorted(files):
@@ -167,9 +173,9 @@ class Engine:
             fmt = "yaml"  # a schema or model needs structure: YAML reads JSON too
         first = rules[0].name if rules else SYNTAX_RULE
         try:
-            value = parse(key, raw, fmt)
+            value = parse(key, raw, fmt, limits=self.limits)
         except ConfigError as exc:
-            return [Check(key, first, f"{fmt} syntax", (_safe(kind, exc, fmt),))]
+            return [Check(key, first, f"{fmt} syntax", (exc,))]
         if not validating:
             return [Check(key, first, f"{fmt} syntax")]
         return [self._validate(key, raw, value, fmt, rule) for rule in validating]
@@ -196,15 +202,8 @@ class Engine:
     def _referenced(self, ref: SchemaRef) -> JsonSchema | ConfigError:
         raw = self.schemas.fetch(ref)  # SchemaUnavailable propagates: no verdict without it
         if raw is None:
-            return ConfigError(f"the schema ({ref}) does not exist")
+            return ConfigError(f"the schema ({ref}) does not exist", kind="validation")
         try:
             return self.cache.compile(raw, f"{ref.namespace}/{ref.name}/{ref.key}")
         except (ConfigError, SchemaError) as exc:
-            return ConfigError(f"the schema ({ref}) is unusable: {exc}")
-
-
-def _safe(kind: str, error: ConfigError, fmt: str) -> ConfigError:
-    """A Secret's syntax error keeps only its position: a parser's text may quote the input."""
-    if kind != "Secret":
-        return error
-    return ConfigError(f"not valid {fmt}", file=error.file, line=error.line, column=error.column)
+            return ConfigError(f"the schema ({ref}) is unusable: {exc}", kind="validation")

@@ -9,7 +9,7 @@ bound, a pattern) and the instance path, with the line and column found by :func
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from kubereload.config.errors import ConfigError
@@ -59,7 +59,9 @@ class JsonSchema:
         for count, error in enumerate(errors):
             if count == MAX_PROBLEMS:
                 rest = sum(1 for _ in errors) + 1
-                found.append(ConfigError(f"and {rest} more problem(s)", file=file))
+                found.append(
+                    ConfigError(f"and {rest} more problem(s)", kind="validation", file=file)
+                )
                 break
             found.append(_to_config_error(error, value, raw, file))
         found.sort(key=lambda e: (e.line or 0, e.column or 0))
@@ -74,22 +76,14 @@ def _to_config_error(error: Any, value: Any, raw: bytes, file: str) -> ConfigErr
         point_at = _extra_keys(error.schema, error.instance)[:1]
     where = locate(raw, [*path, *point_at]) if raw else None
     schema_path = "/".join(str(p) for p in error.absolute_schema_path)
-    shown = format_path(path)
-    text = f"{shown}: {message}" if shown else message
     return ConfigError(
-        f"{text} (schema #/{schema_path})",
+        f"{message} (schema #/{schema_path})",
+        kind="validation",
+        path=path,
         file=file,
         line=where[0] if where else None,
         column=where[1] if where else None,
     )
-
-
-def format_path(path: Sequence[str | int]) -> str:
-    """``["server", "ports", 0]`` -> ``server.ports[0]``: the keys, never a value."""
-    out = ""
-    for step in path:
-        out += f"[{step}]" if isinstance(step, int) else (f".{step}" if out else str(step))
-    return out
 
 
 def _describe(keyword: str, rule: Any, instance: Any) -> tuple[str, list[str | int]]:
