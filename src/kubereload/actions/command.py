@@ -23,13 +23,11 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import ClassVar
+from dataclasses import dataclass
 
 from kubereload.actions import children, procfs
 from kubereload.actions.base import ActionError, Observer, ReloadContext
-from kubereload.actions.spec import flag
-from kubereload.durations import parse_seconds
+from kubereload.actions.spec import DURATION, REQUIRED, Value, option
 
 log = logging.getLogger(__name__)
 
@@ -221,32 +219,21 @@ class Validate:
 class ExecOptions:
     """``--exec CMD``: a command run as the reload."""
 
-    kind: ClassVar[str] = "exec"
-
-    command: str = field(
-        metadata=flag(
-            "--exec",
-            "run CMD (split like a shell would, but no shell); repeatable",
-            metavar="CMD",
-            repeat=True,
-        )
+    command: str = option(
+        REQUIRED,
+        "--exec",
+        "run CMD (split like a shell would, but no shell); repeatable",
+        Value("CMD"),
+        repeat=True,
     )
-    shell: bool = field(
-        default=False,
-        metadata=flag(
-            "--exec-shell",
-            "run --exec and --validate with /bin/sh -c (pipes, $VARS, &&)",
-            switch=True,
-        ),
+    shell: bool = option(
+        False,
+        "--exec-shell",
+        "run --exec and --validate with /bin/sh -c (pipes, $VARS, &&)",
+        switch=True,
     )
-    timeout: float = field(
-        default=60.0,
-        metadata=flag(
-            "--exec-timeout",
-            "kill an --exec command after this long (default 60s)",
-            metavar="DURATION",
-            parse=parse_seconds,
-        ),
+    timeout: float = option(
+        60.0, "--exec-timeout", "kill an --exec command after this long (default 60s)", DURATION
     )
 
     def build(self, observer: Observer) -> Exec:

@@ -23,14 +23,13 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from signal import Signals
-from typing import ClassVar
 
 from kubereload.actions import procfs
 from kubereload.actions.base import ActionError, Observer, ReloadContext
-from kubereload.actions.spec import flag
+from kubereload.actions.spec import FILE, REQUIRED, Value, option
 
 log = logging.getLogger(__name__)
 
@@ -106,37 +105,22 @@ def _pidfd(pid: int) -> Iterator[int | None]:
 class SignalOptions:
     """``--signal SIG`` and the one process it goes to."""
 
-    kind: ClassVar[str] = "signal"
-
-    signal: Signals = field(
-        metadata=flag(
-            "--signal",
-            "send SIG (HUP, USR1, ...) to the process given by one of:",
-            metavar="SIG",
-            parse=parse_signal,
-        )
+    signal: Signals = option(
+        REQUIRED,
+        "--signal",
+        "send SIG (HUP, USR1, ...) to the process given by one of:",
+        Value("SIG", parse_signal),
     )
-    pid: int | None = field(
-        default=None, metadata=flag("--pid", "  ... this pid", parse=int, needs_primary=True)
+    pid: int | None = option(None, "--pid", "  ... this pid", Value("PID", int), needs_primary=True)
+    pid_file: Path | None = option(
+        None, "--pid-file", "  ... the pid in FILE (read at each reload)", FILE, needs_primary=True
     )
-    pid_file: Path | None = field(
-        default=None,
-        metadata=flag(
-            "--pid-file",
-            "  ... the pid in FILE (read at each reload)",
-            metavar="FILE",
-            parse=Path,
-            needs_primary=True,
-        ),
-    )
-    process_name: str | None = field(
-        default=None,
-        metadata=flag(
-            "--process-name",
-            "  ... the process called NAME (shareProcessNamespace: true)",
-            metavar="NAME",
-            needs_primary=True,
-        ),
+    process_name: str | None = option(
+        None,
+        "--process-name",
+        "  ... the process called NAME (shareProcessNamespace: true)",
+        Value("NAME"),
+        needs_primary=True,
     )
 
     def build(self, observer: Observer) -> Signal:

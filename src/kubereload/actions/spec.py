@@ -7,11 +7,13 @@ once in :data:`kubereload.actions.registry.ACTIONS`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar, NamedTuple, Protocol
+from collections.abc import Callable
+from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol
 
 from kubereload.actions.base import Action, Observer
+from kubereload.durations import parse_seconds
 
 
 @dataclass(frozen=True)
@@ -34,16 +36,37 @@ class Flag:
     needs_primary: bool = False
 
 
-def flag(name: str, help: str, **options: Any) -> Mapping[str, Flag]:
-    """Field metadata: ``field(default=..., metadata=flag("--webhook-method", "HTTP method"))``."""
-    return {"flag": Flag(name, help, **options)}
+@dataclass(frozen=True)
+class Value:
+    """The kind of text a flag takes: shown as ``metavar`` in ``--help``, read by ``parse``."""
+
+    metavar: str
+    parse: Callable[[str], Any] | None = None
+
+
+DURATION = Value("DURATION", parse_seconds)
+FILE = Value("FILE", Path)
+
+REQUIRED: Any = MISSING
+"""The default of an action's first field: it has none."""
+
+
+def option(default: Any, name: str, help: str, value: Value | None = None, **more: Any) -> Any:
+    """A dataclass field set by flag ``name``:
+    ``timeout: float = option(5.0, "--webhook-timeout", "per attempt", DURATION)``.
+    A class as ``default`` (``dict``) makes each instance's own empty one."""
+    if value is not None:
+        more.setdefault("metavar", value.metavar)
+        more.setdefault("parse", value.parse)
+    metadata = {"flag": Flag(name, help, **more)}
+    if isinstance(default, type):
+        return field(default_factory=default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 class ActionOptions(Protocol):
     """The options of one reload action. The first field is the one whose flag asks for the
     action (``--webhook URL``); its place on the command line orders the actions."""
-
-    kind: ClassVar[str]
 
     def build(self, observer: Observer) -> Action:
         """The action these options describe; ValueError if they cannot work."""

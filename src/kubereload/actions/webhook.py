@@ -17,16 +17,14 @@ import logging
 import ssl
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
-from kubereload.actions.spec import flag, parse_count
+from kubereload.actions.spec import DURATION, FILE, REQUIRED, Value, option, parse_count
 from kubereload.backoff import Backoff
-from kubereload.durations import parse_seconds
 
 log = logging.getLogger(__name__)
 
@@ -59,104 +57,60 @@ def parse_expect(value: str) -> list[int]:
 class WebhookOptions:
     """One ``--webhook`` target and how to call it."""
 
-    kind: ClassVar[str] = "webhook"
-
-    url: str = field(
-        metadata=flag(
-            "--webhook",
-            "call this URL (repeatable; credentials in it are never logged)",
-            metavar="URL",
-            repeat=True,
-        )
+    url: str = option(
+        REQUIRED,
+        "--webhook",
+        "call this URL (repeatable; credentials in it are never logged)",
+        Value("URL"),
+        repeat=True,
     )
-    method: str = field(
-        default="POST",
-        metadata=flag(
-            "--webhook-method", "HTTP method (default POST)", metavar="METHOD", parse=str.upper
-        ),
+    method: str = option(
+        "POST", "--webhook-method", "HTTP method (default POST)", Value("METHOD", str.upper)
     )
-    headers: Mapping[str, str] = field(
-        default_factory=dict,
-        metadata=flag(
-            "--webhook-header",
-            "extra request header (repeatable)",
-            metavar="'K: V'",
-            parse=parse_header,
-            repeat=True,
-            collect=dict,
-        ),
+    headers: Mapping[str, str] = option(
+        dict,
+        "--webhook-header",
+        "extra request header (repeatable)",
+        Value("'K: V'", parse_header),
+        repeat=True,
+        collect=dict,
     )
-    bearer_token_file: Path | None = field(
-        default=None,
-        metadata=flag(
-            "--webhook-bearer-token-file",
-            "send 'Authorization: Bearer <file content>'; re-read on each call",
-            metavar="FILE",
-            parse=Path,
-        ),
+    bearer_token_file: Path | None = option(
+        None,
+        "--webhook-bearer-token-file",
+        "send 'Authorization: Bearer <file content>'; re-read on each call",
+        FILE,
     )
-    basic_auth_file: Path | None = field(  # one line: "user:password"
-        default=None,
-        metadata=flag(
-            "--webhook-basic-auth-file",
-            "file holding 'user:password' for basic auth; re-read on each call",
-            metavar="FILE",
-            parse=Path,
-        ),
+    basic_auth_file: Path | None = option(  # one line: "user:password"
+        None,
+        "--webhook-basic-auth-file",
+        "file holding 'user:password' for basic auth; re-read on each call",
+        FILE,
     )
-    ca_file: Path | None = field(
-        default=None,
-        metadata=flag(
-            "--webhook-ca-file",
-            "CA bundle to verify an https:// webhook",
-            metavar="FILE",
-            parse=Path,
-        ),
+    ca_file: Path | None = option(
+        None, "--webhook-ca-file", "CA bundle to verify an https:// webhook", FILE
     )
-    timeout: float = field(
-        default=5.0,
-        metadata=flag(
-            "--webhook-timeout",
-            "per attempt (default 5s)",
-            metavar="DURATION",
-            parse=parse_seconds,
-        ),
+    timeout: float = option(5.0, "--webhook-timeout", "per attempt (default 5s)", DURATION)
+    expect: Sequence[int] = option(  # empty: any 2xx
+        (),
+        "--webhook-expect",
+        "status codes that mean success, e.g. 200,204 (default any 2xx)",
+        Value("CODES", parse_expect),
     )
-    expect: Sequence[int] = field(  # empty: any 2xx
-        default=(),
-        metadata=flag(
-            "--webhook-expect",
-            "status codes that mean success, e.g. 200,204 (default any 2xx)",
-            metavar="CODES",
-            parse=parse_expect,
-        ),
+    retries: int = option(
+        4,
+        "--webhook-retries",
+        "retries after a timeout, connection error, 429 or 5xx (default 4)",
+        Value("N", parse_count),
     )
-    retries: int = field(
-        default=4,
-        metadata=flag(
-            "--webhook-retries",
-            "retries after a timeout, connection error, 429 or 5xx (default 4)",
-            metavar="N",
-            parse=parse_count,
-        ),
+    backoff: float = option(
+        0.2,
+        "--webhook-backoff",
+        "first retry delay, doubling each time, with jitter (default 200ms)",
+        DURATION,
     )
-    backoff: float = field(
-        default=0.2,
-        metadata=flag(
-            "--webhook-backoff",
-            "first retry delay, doubling each time, with jitter (default 200ms)",
-            metavar="DURATION",
-            parse=parse_seconds,
-        ),
-    )
-    backoff_max: float = field(
-        default=5.0,
-        metadata=flag(
-            "--webhook-backoff-max",
-            "longest retry delay (default 5s)",
-            metavar="DURATION",
-            parse=parse_seconds,
-        ),
+    backoff_max: float = option(
+        5.0, "--webhook-backoff-max", "longest retry delay (default 5s)", DURATION
     )
 
     def build(self, observer: Observer) -> Webhook:

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import socket
 import threading
 import uuid
@@ -23,6 +22,7 @@ from kubereload.cli.logs import setup_logging
 from kubereload.cli.usage import help_text
 from kubereload.cli.values import duration
 from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
+from kubereload.kube.status import stop_on_signals
 from kubereload.rollout.api import HttpLeaseStore
 from kubereload.rollout.controller import Controller, Settings
 from kubereload.rollout.lease import LeaderElector
@@ -211,9 +211,7 @@ async def serve(
     args: argparse.Namespace,
 ) -> int:
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with async_client(config) as client:
         elector: LeaderElector | None = None
         if args.leader_elect:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
@@ -14,6 +15,15 @@ from kubereload.server import HealthRegistry, Registry
 log = logging.getLogger(__name__)
 REFRESH = 5.0  # seconds between metric refreshes; also the event loop's liveness heartbeat
 STUCK = 30.0  # the loop is declared stuck when the heartbeat is older than this
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event the running loop sets on SIGTERM or SIGINT: how a service is asked to stop."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 class InformerStatus:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from types import TracebackType
 
 from kubereload.actions import Action, Command, ReloadPipeline, Validate, build_actions
 from kubereload.server import StatusServer, Telemetry, parse_listen
@@ -99,10 +98,5 @@ class Sidecar:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 from kubereload.kube.config import ClusterConfig, async_client
 from kubereload.kube.informer import Informer
-from kubereload.kube.status import InformerStatus, run_informers
+from kubereload.kube.status import InformerStatus, run_informers, stop_on_signals
 from kubereload.server import HealthRegistry, Registry
 from kubereload.sync.objects import ObjectFiles
 from kubereload.sync.runner import ChangeGate, make_informers, release_memory, retry_writes
@@ -31,10 +30,7 @@ async def serve(
     initial_reload: bool = False,
 ) -> int:
     """Run the informers until SIGTERM/SIGINT; 1 if one of them died of a bug."""
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     async with async_client(config) as client:
         retry = asyncio.Event()
         informers = make_informers(
