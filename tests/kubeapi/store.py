@@ -76,6 +76,9 @@ class Store:
         self.events: list[Event] = []
         self.base = 0  # absolute index of events[0]; watch cursors are absolute
         self.forgotten_rv = 0  # the newest revision no longer in the history
+        # Kinds written since the server started: the real watch cache sends no bookmark
+        # for a kind before its first event (v1.24, lastProcessedResourceVersion == 0).
+        self.written_kinds: set[Resource] = set()
 
     # --- history -----------------------------------------------------------------------------
 
@@ -114,6 +117,7 @@ class Store:
                 self._sorted.pop(res, None)
             table[key] = entry
         namespace = obj["metadata"].get("namespace", "")
+        self.written_kinds.add(res)
         self.events.append(Event(self.rv, kind, res, key, namespace, entry, prev))
         self._trim()
         self.cond.notify_all()

@@ -27,6 +27,7 @@ def test_drop_cuts_open_watches_mid_stream(kube_api: KubeAPIServer) -> None:
 def test_stall_silences_open_watches_until_released() -> None:
     with KubeAPIServer(bookmark_interval=0.05) as server:
         api = Api(server.url)
+        server.create(cm("first"))  # a kind gets bookmarks only once it has had an event
         now = server.resource_version
         path = f"{CM}?watch=1&allowWatchBookmarks=true&resourceVersion={now}"
         with api.watch(path) as stalled:

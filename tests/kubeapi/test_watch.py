@@ -72,6 +72,7 @@ def test_send_initial_events_ends_with_an_annotated_bookmark(kube_api: KubeAPISe
 
 def test_bookmarks_carry_the_newest_resource_version() -> None:
     with KubeAPIServer(bookmark_interval=0.05) as server:
+        server.create(cm("first"))  # a kind gets bookmarks only once it has had an event
         start = server.resource_version
         api = Api(server.url)
         with api.watch(f"{CM}?watch=1&allowWatchBookmarks=true&resourceVersion={start}") as w:
@@ -224,3 +225,26 @@ def test_watch_of_one_object_by_name(kube_api: KubeAPIServer) -> None:
             assert event is not None and event["object"]["metadata"]["name"] == "b"
         kube_api.delete("v1", "ConfigMap", "default", "a")
         kube_api.delete("v1", "ConfigMap", "default", "b")
+
+
+def test_a_kind_never_written_gets_no_bookmark_not_even_before_the_timeout() -> None:
+    """As a real v1.24 server: a watch on a quiet kind carries nothing for its whole life."""
+    with KubeAPIServer(bookmark_interval=0.05) as server:
+        path = "/api/v1/namespaces/default/secrets"
+        query = f"?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion={rv0(server)}"
+        with Api(server.url).watch(path + query) as watch:
+            assert watch.next(10) is None  # the clean end at the timeout, nothing before
+
+
+def test_a_bookmark_comes_two_seconds_before_the_timeout() -> None:
+    with KubeAPIServer(bookmark_interval=3600) as server:
+        server.create(cm("a"))
+        query = f"?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion={rv0(server)}"
+        with Api(server.url).watch(CM + query) as watch:
+            bookmark = watch.next(10)
+            assert bookmark is not None and bookmark["type"] == "BOOKMARK"
+            assert watch.next(10) is None
+
+
+def rv0(server: KubeAPIServer) -> str:
+    return server.resource_version

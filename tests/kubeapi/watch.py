@@ -3,7 +3,10 @@
 From resourceVersion "" or "0" (or with sendInitialEvents) the stream starts with ADDED events
 for the current objects; from a later version it replays the history after it, or sends an
 ERROR event with a 410 Status when that history is gone. Selectors apply to transitions: an
-object that stops matching arrives as DELETED. Bookmarks go out every `bookmark_interval`.
+object that stops matching arrives as DELETED. Bookmarks go out as the v1.24 cacher sends
+them: every `bookmark_interval` (a minute there) and 2 s before the watch's timeout, but never
+for a kind that had no event since the server started (a real server then sends nothing at
+all for the watch's whole life).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from kubeapi.transport import Handler
 
 DEFAULT_TIMEOUT = 1800.0
+PRE_TIMEOUT_BOOKMARK = 2.0  # seconds before the watch's deadline (the real cacher's choice)
 
 
 def _line(kind: str, raw: bytes) -> bytes:
@@ -114,11 +118,19 @@ class WatchStream:
         except OSError:
             handler.close_connection = True
 
+    @staticmethod
+    def _after(now: float, interval: float, pre_deadline: float) -> float:
+        """When the next bookmark is due: an interval on, or the pre-timeout one if sooner
+        (and once that one is past, only the deadline remains)."""
+        due = now + interval
+        return min(due, pre_deadline) if now < pre_deadline else due
+
     def _stream(self, watch_id: int, generation: int, cursor: int) -> None:
         api, store, handler = self.api, self.api.store, self.handler
         interval = api.bookmark_interval
         deadline = time.monotonic() + self.timeout
-        next_bookmark = time.monotonic() + interval
+        pre_deadline = deadline - PRE_TIMEOUT_BOOKMARK
+        next_bookmark = self._after(time.monotonic(), interval, pre_deadline)
         while True:
             with store.cond:
                 while True:
@@ -135,15 +147,18 @@ class WatchStream:
                     events, cursor = got
                     now = time.monotonic()
                     bookmark_due = self.bookmarks and now >= next_bookmark
+                    if bookmark_due and self.res not in store.written_kinds:
+                        bookmark_due = False  # nothing to mark yet: skip this one
+                        next_bookmark = self._after(now, interval, pre_deadline)
                     if events or bookmark_due or now >= deadline:
                         break
                     wake = min(deadline, next_bookmark) if self.bookmarks else deadline
-                    store.cond.wait(wake - now)
+                    store.cond.wait(max(0.0, wake - now))
                 current = store.rv
             lines = [line for line in map(self._convert, events) if line is not None]
             if bookmark_due:
                 lines.append(self._bookmark(current))
-                next_bookmark = now + interval
+                next_bookmark = self._after(now, interval, pre_deadline)
             if lines:
                 handler.chunk(b"".join(lines))
             if now >= deadline:
