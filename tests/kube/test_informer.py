@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import pytest
 
 from kubeapi.server import KubeAPIServer
 from kubereload.backoff import Backoff
 from kubereload.kube.config import ClusterConfig, async_client
 from kubereload.kube.informer import Informer, Key
-from kubereload.kube.resources import CONFIGMAPS
+from kubereload.kube.resources import CONFIGMAPS, SECRETS
 
 FAST = {"stall_timeout": 1.0, "backoff": Backoff(0.01, 0.1)}
 
@@ -235,7 +239,8 @@ def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: ClusterCo
         assert informer.state.last_error is not None and "stalled" in informer.state.last_error
         api.unstall_watches()
 
-    asyncio.run(with_informer(cluster_config, body, stall_timeout=0.5))
+    # The server ends healthy watches after 1 s; a stalled one is dead 0.5 s after that.
+    asyncio.run(with_informer(cluster_config, body, stall_timeout=0.5, watch_timeout=1.0))
 
 
 def test_server_errors_are_retried_and_retry_after_honoured(
@@ -341,3 +346,52 @@ def test_backoff_starts_over_after_a_watch_that_delivered(
         assert max(backoff.delays) <= 0.01  # every retry at the initial delay
 
     asyncio.run(with_informer(cluster_config, body, backoff=backoff))
+
+
+def test_a_quiet_watch_is_resumed_on_its_timeout_not_judged_stalled(
+    api: KubeAPIServer, cluster_config: ClusterConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No Secret was ever written: the server sends nothing (as a real one), ending each watch
+    after its 1 s; only silence past that plus stall_timeout would mean a dead connection."""
+    caplog.set_level(logging.DEBUG)
+
+    async def main() -> None:
+        recorder = Recorder()
+        async with async_client(cluster_config) as client:
+            informer: Informer[Any] = Informer(
+                client, SECRETS, recorder, watch_timeout=1.0, stall_timeout=0.5
+            )
+            task = asyncio.create_task(informer.run())
+            try:
+                async with asyncio.timeout(30):
+                    while informer.state.watches < 4:
+                        await asyncio.sleep(0.02)
+                assert informer.state.reconnects == 0 and informer.state.last_error is None
+            finally:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(main())
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    requests = [r for r in caplog.records if r.name == "httpx2"]
+    assert requests, "httpx2 logged no request at all"
+    assert all(r.levelno == logging.DEBUG for r in requests)  # each request line at DEBUG
+
+
+def test_connections_to_the_api_have_tcp_keepalive(
+    api: KubeAPIServer, cluster_config: ClusterConfig
+) -> None:
+    """A watch may be silent for minutes; a vanished peer is found by keepalive probes."""
+
+    async def main() -> None:
+        async with (
+            async_client(cluster_config) as client,
+            client.stream("GET", "/api/v1/namespaces") as response,
+        ):
+            sock = response.extensions["network_stream"].get_extra_info("socket")
+            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+
+    asyncio.run(main())

@@ -43,7 +43,7 @@ async def _torture(api: KubeAPIServer, config: ClusterConfig, seed: int) -> None
             recorder,
             transform=value_of,
             page_size=7,
-            **{**FAST, "stall_timeout": 0.4},
+            **{**FAST, "stall_timeout": 0.4, "watch_timeout": 1.0},
         )
         task = asyncio.create_task(informer.run())
         await informer.synced.wait()

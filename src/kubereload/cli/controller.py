@@ -102,9 +102,10 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
     how.add_argument(
         "--stall-timeout",
         type=duration,
-        default=150.0,
+        default=60.0,
         metavar="DURATION",
-        help="reconnect a watch that sent nothing, not even a bookmark, this long (default 150s)",
+        help="replace a watch still silent this long after the server should have ended it"
+        " (a dead connection; quiet watches are normal) (default 60s)",
     )
     ha = parser.add_argument_group("leader election (for several replicas)")
     ha.add_argument("--leader-elect", action="store_true", help="act only while holding a Lease")

@@ -75,9 +75,10 @@ def add_sync_flags(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--stall-timeout",
         type=duration,
-        default=150.0,
+        default=60.0,
         metavar="DURATION",
-        help="reconnect a watch that sent nothing, not even a bookmark, this long (default 150s)",
+        help="replace a watch still silent this long after the server should have ended it"
+        " (a dead connection; quiet watches are normal) (default 60s)",
     )
 
 

@@ -8,7 +8,9 @@ in-cluster, ``~/.kube/config``.
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,8 +121,50 @@ class RotatingTokenFileAuth(httpx.Auth):
             yield request
 
 
+KEEPALIVE_IDLE = 30
+KEEPALIVE_INTERVAL = 10
+KEEPALIVE_PROBES = 3
+
+
+def keepalive_options() -> list[tuple[int, int, int]]:
+    """TCP keepalive: a connection whose peer vanished (a node gone, a NAT entry dropped) fails
+    after about idle + interval * probes = 60 s of unanswered probes, while a healthy watch may
+    stay silent for its whole life. Linux names the timings; elsewhere the system's apply."""
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in (
+        ("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+        ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+        ("TCP_KEEPCNT", KEEPALIVE_PROBES),
+    ):
+        if hasattr(socket, name):
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    return options
+
+
+class _RequestLogAtDebug(logging.Filter):
+    """httpx2 logs every request at INFO ("HTTP Request: GET ... 200"): with a Lease renewed
+    every 2 s that fills the log. Its request lines become DEBUG records; warnings stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_REQUEST_LOG_FILTER = _RequestLogAtDebug()
+
+
+def _requests_log_at_debug() -> None:
+    for name in ("httpx2", "httpx"):
+        http_logger = logging.getLogger(name)
+        if _REQUEST_LOG_FILTER not in http_logger.filters:
+            http_logger.addFilter(_REQUEST_LOG_FILTER)
+
+
 def async_client(config: ClusterConfig, *, timeout: float = 30.0) -> httpx.AsyncClient:
-    """An httpx client for the cluster: base URL, TLS and credentials set; JSON by default."""
+    """An httpx client for the cluster: base URL, TLS and credentials set; JSON by default;
+    TCP keepalive on every connection; request lines logged at DEBUG."""
+    _requests_log_at_debug()
     single = config.single
     user = single.user
     if user is None:
@@ -133,13 +177,16 @@ def async_client(config: ClusterConfig, *, timeout: float = 30.0) -> httpx.Async
             else lightkube_user_auth(user)
         )
         verify = verify_cluster(single.cluster, user, single.abs_file)
+    # Each informer holds one watch open for minutes: no cap on connections, or the
+    # hundred-and-first informer of a controller would wait for a free one, and time out.
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+    transport = httpx.AsyncHTTPTransport(
+        verify=verify, limits=limits, socket_options=keepalive_options()
+    )
     return httpx.AsyncClient(
         base_url=single.cluster.server,
-        verify=verify,
         auth=auth,
         timeout=httpx.Timeout(timeout),
-        # Each informer holds one watch open for minutes: no cap on connections, or the
-        # hundred-and-first informer of a controller would wait for a free one, and time out.
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=20),
+        transport=transport,
         headers={"Accept": "application/json", "User-Agent": "kubereload"},
     )

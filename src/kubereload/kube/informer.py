@@ -1,10 +1,14 @@
 """An informer: the current set of one kind of object, kept in step with the API server.
 
 List, then watch from the list's resourceVersion with bookmarks; after a disconnect resume from
-the last resourceVersion seen (with backoff and jitter); on 410 Gone list again and emit only the
-differences from what is known, so the handler sees every change once or a later state that
-supersedes it, never the same one twice. A watch that stays silent (no event, no bookmark) for
-``stall_timeout`` seconds is dropped and resumed. Only ``transform(object)`` is kept in memory.
+the last resourceVersion seen (with backoff and jitter); on 410 Gone list again at once and emit
+only the differences from what is known, so the handler sees every change once or a later state
+that supersedes it, never the same one twice. Only ``transform(object)`` is kept in memory.
+
+Silence is normal: a real API server can send nothing, not even a bookmark, for the whole life
+of a watch on a quiet resource. So each watch asks the server to end it (``timeoutSeconds``) and
+is resumed then; only a watch still silent ``stall_timeout`` seconds past that point is judged
+dead. A connection whose peer vanished is found sooner by TCP keepalive (see ``kube.config``).
 
 It is asyncio-based: one event loop runs any number of informers, each a task whose only cost
 while idle is an open socket; timeouts and cancellation are per-await, not per-thread.
@@ -55,13 +59,24 @@ class InformerState:
     objects: int = 0
     resource_version: str = ""
     last_event: float | None = None  # wall-clock time of the last event or bookmark
+    watches: int = 0  # watch requests the server accepted (each ends on its timeoutSeconds)
     reconnects: int = 0  # watches resumed after an error or a stall
     relists: int = 0  # full lists after the first (410 Gone)
     last_error: str | None = None
 
 
 class StalledError(Exception):
-    """The watch sent nothing, not even a bookmark, for ``stall_timeout`` seconds."""
+    """The watch outlived the ``timeoutSeconds`` it asked for by ``stall_timeout`` seconds
+    with nothing received: the server would have ended it, so the connection is dead."""
+
+
+CONNECT_RETRY_CAP = 1.0
+"""Seconds: the longest wait between attempts while the server refuses connections.
+
+A refused connection costs the server nothing, and an API server restart refuses them for
+5-10 s: with the general back-off grown during that outage, the first watch after it came
+seconds late (a change took 4.4 s instead of 5 ms to arrive). Errors the server answers
+(429, 5xx) keep the general back-off and ``Retry-After``."""
 
 
 _UNUSABLE: Any = object()
@@ -127,7 +142,7 @@ class Informer(Generic[T]):
         namespace: str | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
-        stall_timeout: float = 150.0,
+        stall_timeout: float = 60.0,
         watch_timeout: float = 300.0,
         page_size: int = 500,
         backoff: Backoff | None = None,
@@ -147,6 +162,7 @@ class Informer(Generic[T]):
         self.page_size = page_size
         self.backoff = backoff or Backoff()
         self.on_connection = on_connection
+        self._connect_backoff = Backoff(self.backoff.initial, CONNECT_RETRY_CAP)
         self._progressed = False  # the current watch delivered an event or bookmark
         self.state = InformerState()
         self.synced = asyncio.Event()
@@ -191,27 +207,45 @@ class Informer(Generic[T]):
                 began = time.monotonic()
                 if await self._watch():
                     self.backoff.reset()
+                    self._connect_backoff.reset()
                     fresh_list = False
                 elif time.monotonic() - began < 1.0:
                     # Ended at once with nothing sent (a proxy cutting streams?): no busy loop.
                     delay = self.backoff.next()
                     logger.warning("%s: watch ended at once; retrying in %.2f s", self.name, delay)
                     await asyncio.sleep(delay)
+                else:
+                    logger.debug("%s: watch ended on its timeout; resuming", self.name)
                 continue  # the server ended the watch on time: resume at once
             except GoneError:
-                # Our resourceVersion is too old: list again and diff. A 410 straight after a
+                # Our resourceVersion is too old (after an API server restart every resumed
+                # watch gets this): list again and diff, at once. Only a 410 straight after a
                 # list (a server whose history is shorter than a round trip) waits first.
                 logger.info("%s: resourceVersion expired (410 Gone), listing again", self.name)
                 if need_list or fresh_list:
                     delay = self.backoff.next()
+                else:
+                    self.backoff.reset()
+                    self._connect_backoff.reset()
                 need_list = True
             except StalledError as err:
-                self._failed(f"watch stalled: nothing received in {self.stall_timeout:g} s", err)
+                self._failed(
+                    f"watch stalled: nothing received {self.stall_timeout:g} s after the"
+                    " server should have ended it (dead connection)",
+                    err,
+                )
                 self._reset_backoff_after_progress()
             except ApiError as err:
                 self._failed(f"API error: {err}", err)
                 self._reset_backoff_after_progress()
                 delay = err.retry_after if err.retry_after is not None else self.backoff.next()
+            except httpx.ConnectError as err:
+                self._failed(f"cannot connect: {type(err).__name__}: {err}", err)
+                self._progressed = False
+                # Whatever answers next is a server (re)started since: its errors start the
+                # general back-off over, instead of inheriting what the outage grew.
+                self.backoff.reset()
+                delay = self._connect_backoff.next()
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
                 self._failed(f"connection error: {type(err).__name__}: {err}", err)
                 self._reset_backoff_after_progress()
@@ -292,19 +326,22 @@ class Informer(Generic[T]):
 
     async def _watch(self) -> bool:
         """One watch request; returns whether it received anything. Raises on errors."""
+        # Spread reconnects of many informers over [watch_timeout, 2 * watch_timeout), as
+        # client-go does; at least 1 s (0 would mean the server's own default).
+        server_timeout = max(1, int(self.watch_timeout * (1 + random.random())))
         params = {
             "watch": "true",
             "allowWatchBookmarks": "true",
             "resourceVersion": self.state.resource_version,
-            # Spread reconnects of many informers, as client-go does.
-            "timeoutSeconds": str(int(self.watch_timeout * (1 + random.random()))),
+            "timeoutSeconds": str(server_timeout),
         }
         if self.label_selector:
             params["labelSelector"] = self.label_selector
         if self.field_selector:
             params["fieldSelector"] = self.field_selector
-        # The read timeout is the stall detector: it fires when no byte arrives in time.
-        timeout = httpx.Timeout(30.0, read=self.stall_timeout)
+        # The read timeout is the stall detector. A healthy server ends the watch after
+        # timeoutSeconds, quiet or not; no byte for longer than that means a dead connection.
+        timeout = httpx.Timeout(30.0, read=server_timeout + self.stall_timeout)
         received = False
         self._progressed = False
         try:
@@ -317,6 +354,7 @@ class Informer(Generic[T]):
                 self.state.connected = True
                 if self.on_connection is not None:
                     self.on_connection(None)
+                self.state.watches += 1
                 async for line in response.aiter_lines():
                     if line.strip():
                         await self._event(json.loads(line))

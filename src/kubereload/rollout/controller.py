@@ -70,7 +70,7 @@ class Settings:
     rate: float | None = 5.0
     burst: int = 10
     dry_run: bool = False
-    stall_timeout: float = 150.0
+    stall_timeout: float = 60.0
     retry_delay: float = 10.0
     rollout_timeout: float = 300.0  # with max_concurrent: longest a rollout holds its slot
     argo_rollouts: bool | None = None  # None: if the API server serves them

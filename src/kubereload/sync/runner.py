@@ -54,7 +54,7 @@ def make_informers(
     selections: list[Selection],
     writer: SyncWriter,
     *,
-    stall_timeout: float = 150.0,
+    stall_timeout: float = 60.0,
     retry: asyncio.Event | None = None,
 ) -> list[Informer[ObjectFiles]]:
     """One informer per selection; ``retry`` is set when a write failed (see retry_writes)."""

@@ -26,7 +26,7 @@ async def serve(
     gate: ChangeGate,
     registry: Registry,
     health: HealthRegistry,
-    stall_timeout: float = 150.0,
+    stall_timeout: float = 60.0,
     initial_reload: bool = False,
 ) -> int:
     """Run the informers until SIGTERM/SIGINT; 1 if one of them died of a bug."""
