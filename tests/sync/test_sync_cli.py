@@ -266,6 +266,42 @@ def test_once_writes_and_exits(api: KubeAPIServer, api_kubeconfig: Path, tmp_pat
     assert files(tmp_path / "m" / "default_app") == {"k": b"v"}
 
 
+def test_once_fails_when_a_key_asked_for_was_not_written(
+    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+) -> None:
+    """An init container must not let the app start on a directory missing what it asked for."""
+    api.create(configmap("app", {"app.yaml": "a: 1\n", "other": "x"}))
+    cases = [
+        (("--items", "app.yaml=../escape.yaml"), "key 'app.yaml'"),
+        (("--items", "nope=conf.yaml"), "'nope' named in --items is not in the object"),
+    ]
+    for n, (flags, reason) in enumerate(cases):
+        out = tmp_path / f"out{n}"
+        proc = sync(api_kubeconfig, "--once", "--configmap", "app", *flags, "--dir", str(out))
+        assert proc.wait(30) == 1, proc.output()
+        verdicts = [line for line in proc.output().splitlines() if "sync --once failed" in line]
+        assert len(verdicts) == 1 and reason in verdicts[0], proc.output()
+        assert "configmap default/app" in verdicts[0]
+        assert files(out) == {}  # nothing asked for was written, and nothing else either
+    assert not (tmp_path / "escape.yaml").exists()
+
+    partly = sync(
+        api_kubeconfig,
+        "--once",
+        "--configmap",
+        "app",
+        "--items",
+        "app.yaml=conf/app.yaml",
+        "--items",
+        "absent=x",
+        "--dir",
+        str(tmp_path / "partly"),
+    )
+    assert partly.wait(30) == 1
+    assert "'absent' named in --items" in partly.output()
+    assert files(tmp_path / "partly") == {"conf/app.yaml": b"a: 1\n"}  # the rest is written
+
+
 def test_once_fails_clearly_without_access(
     api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
 ) -> None:

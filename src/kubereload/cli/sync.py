@@ -70,7 +70,8 @@ def add_sync_flags(parser: argparse.ArgumentParser) -> None:
     where.add_argument(
         "--once",
         action="store_true",
-        help="write once and exit; non-zero if a named object is missing (init container)",
+        help="write once and exit (init container); non-zero if anything asked for was not"
+        " written: a missing object, a refused key",
     )
     where.add_argument(
         "--stall-timeout",
@@ -178,10 +179,11 @@ async def _once(config: ClusterConfig, selections: list[Selection], options: Wri
     writer.synced()  # log every write
     try:
         async with async_client(config) as client:
-            missing = await sync_once(client, selections, writer)
+            unwritten = await sync_once(client, selections, writer)
     except (ApiError, httpx.HTTPError) as err:
         log.error("reading from %s failed: %s", config.server, err)
         return 1
-    for what in missing:
-        log.error("%s not found", what)
-    return 1 if missing or writer.errors else 0
+    if unwritten:  # an init container must not start the app on a partial directory
+        log.error("sync --once failed: not written: %s", "; ".join(unwritten))
+        return 1
+    return 0

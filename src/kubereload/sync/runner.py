@@ -77,7 +77,9 @@ def make_informers(
 async def sync_once(
     client: httpx.AsyncClient, selections: list[Selection], writer: SyncWriter
 ) -> list[str]:
-    """List every selection and write what is there; returns the named objects that are missing.
+    """List every selection and write what is there; returns what was asked for and is not on
+    disk: named objects that are missing, keys refused (an unsafe or absent ``--items`` path, a
+    value that is not base64) and objects whose write failed, each in our own words.
     API errors propagate (an init container should fail, and be retried by the kubelet)."""
     missing: list[str] = []
     for selection in selections:
@@ -93,8 +95,8 @@ async def sync_once(
                 found += 1
                 writer.write(selection.kind, object_key(obj), TRANSFORMS[selection.kind](obj))
         if selection.name and not found:
-            missing.append(selection.describe())
-    return missing
+            missing.append(f"{selection.describe()} not found")
+    return missing + writer.unwritten()
 
 
 class ChangeGate:

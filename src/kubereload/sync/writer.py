@@ -42,6 +42,7 @@ class SyncWriter:
         self.on_change = on_change
         self.refused: dict[tuple[str, Key], tuple[str, ...]] = {}  # only objects with some
         self.failed: dict[tuple[str, Key], ObjectFiles] = {}  # writes to retry (disk errors)
+        self.not_written: dict[tuple[str, Key], str] = {}  # objects written not at all, why
         self.writes = 0
         self.errors = 0
         # Until the first full sync is done, each write is logged at debug level only: a
@@ -68,6 +69,7 @@ class SyncWriter:
         """
         label = f"{kind} {key[0]}/{key[1]}"
         self.failed.pop((kind, key), None)
+        self.not_written.pop((kind, key), None)
         try:
             target = self.target(kind, key)
             if target.is_symlink():
@@ -88,11 +90,13 @@ class SyncWriter:
         except OSError as err:
             self.errors += 1
             self.failed[(kind, key)] = obj
+            self.not_written[(kind, key)] = "could not write its files"
             logger.error("%s: could not write its files (will retry): %s", label, err)
             return False
         except ValueError as err:
             self.errors += 1
             obj.release()
+            self.not_written[(kind, key)] = "not written"
             logger.error("%s: not written: %s", label, err)
             return False
         obj.release()
@@ -106,6 +110,15 @@ class SyncWriter:
         self.on_change(label)
         return True
 
+    def unwritten(self) -> list[str]:
+        """What the last writes left out, one line each: objects not written, keys refused."""
+        lines = [
+            f"{kind} {ns}/{name}: {why}" for (kind, (ns, name)), why in self.not_written.items()
+        ]
+        for (kind, (ns, name)), reasons in self.refused.items():
+            lines.extend(f"{kind} {ns}/{name}: refused {reason}" for reason in reasons)
+        return lines
+
     def retry_failed(self) -> None:
         for (kind, key), obj in list(self.failed.items()):
             self.write(kind, key, obj)
@@ -114,6 +127,7 @@ class SyncWriter:
         label = f"{kind} {key[0]}/{key[1]}"
         self.refused.pop((kind, key), None)
         self.failed.pop((kind, key), None)
+        self.not_written.pop((kind, key), None)
         try:
             target = self.target(kind, key)
         except ValueError as err:
