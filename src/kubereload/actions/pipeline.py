@@ -157,6 +157,7 @@ class ReloadPipeline:
             finally:
                 self._busy_since = None
             self.last_result = result
+        self.observer.reload_finished(result)  # first: whoever reads the log sees metrics
         what = ", ".join(batch) or "start-up"
         if result.ok:
             log.info("reloaded after change in %s (%.1f ms)", what, result.seconds * 1000)
@@ -164,7 +165,6 @@ class ReloadPipeline:
             log.error("not reloading after change in %s: %s", what, result.error)
         else:
             log.error("reload after change in %s failed: %s", what, result.error)
-        self.observer.reload_finished(result)
         return result
 
     def _reload(self, batch: tuple[str, ...], started: float) -> ReloadResult:

@@ -1,12 +1,17 @@
-"""Logging for the commands: text or JSON lines on stderr, known secrets masked in every record."""
+"""Logging for the commands: text or JSON lines on stderr, known secrets masked in every record.
+
+Uncaught exceptions, in any thread, go through logging too: a traceback printed raw on stderr
+would break ``--log-format json`` and bypass the secret filter."""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
+import threading
 import time
 from collections.abc import Iterable
+from types import TracebackType
 
 from kubereload.actions.redact import scrub
 
@@ -61,3 +66,30 @@ def setup_logging(log_format: str, log_level: str, secrets: Iterable[str] = ()) 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(log_level.upper())
+    threading.excepthook = _log_thread_exception
+    sys.excepthook = _log_exception
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """A thread died of an exception: one record (JSON stays JSON, secrets are masked)."""
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("kubereload").error(
+        "thread %s died of %s",
+        name,
+        args.exc_type.__name__,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )
+
+
+def _log_exception(
+    exc_type: type[BaseException], exc: BaseException, traceback: TracebackType | None
+) -> None:
+    """The main thread died of an exception: said through logging, like everything else."""
+    if issubclass(exc_type, KeyboardInterrupt):
+        logging.getLogger("kubereload").info("interrupted")
+        return
+    logging.getLogger("kubereload").critical(
+        "stopped by %s", exc_type.__name__, exc_info=(exc_type, exc, traceback)
+    )
