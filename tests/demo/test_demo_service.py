@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 import yaml
@@ -84,7 +85,8 @@ def test_a_message_that_is_not_text_is_rejected(tmp_path: Path, start_demo: type
         == 0
     )
     line = demo.wait_for("rejected update", after=mark)
-    assert "'message' must be text" in line
+    # says why and where: `set` wrote "message:\n- 1\n- 2\n", the list starts at line 2
+    assert "config.yaml:2:1: message: must be text, not a list" in line
     assert demo.get("/").body == "Hello\n"
 
 
@@ -155,11 +157,41 @@ def test_show_prints_version_and_config(tmp_path: Path) -> None:
     assert "message: Hello" in result.stdout
 
 
-def test_broken_first_config_fails_clearly(tmp_path: Path) -> None:
-    volume = make_volume(tmp_path, "message: [unclosed\n")
-    result = run(["demo", "--config-dir", str(volume.path), "--port", "0"], demo_env(tmp_path))
-    assert result.returncode == 1
-    assert f"cannot load {volume.path}/config.yaml" in result.stderr
+def _serves(demo: Demo, body: str) -> bool:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if demo.get("/").body == body:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_starts_on_a_rejected_config_and_reset_recovers(
+    tmp_path: Path, start_demo: type[Demo]
+) -> None:
+    """After the README's tour the volume holds the rejected `message: [1, 2]`: the next
+    `make demo` must still start, serve the default, say why and where, and say how to reset."""
+    env = demo_env(tmp_path)
+    volume = make_volume(tmp_path, "greeting: hi\nmessage: [1, 2]\n")
+    demo = start_demo(["--config-dir", str(volume.path)], env)
+    rejected = demo.wait_for("rejected:")
+    assert "config.yaml:2:10: message: must be text, not a list" in rejected
+    assert "kubereload demo reset" in demo.wait_for("fix it with")
+    assert demo.get("/").body == "Hello from a simulated ConfigMap\n"
+
+    shown = run(["demo", "show", "--config-dir", str(volume.path)], env)
+    assert shown.returncode == 0
+    assert "# REJECTED by the demo: " in shown.stdout
+    assert "config.yaml:2:10: message: must be text, not a list" in shown.stdout
+
+    reset = run(["demo", "reset", "--config-dir", str(volume.path)], env)
+    assert reset.returncode == 0, reset.stderr
+    assert volume.version is not None
+    assert volume.version in reset.stdout
+    assert _serves(demo, "Hello from a simulated ConfigMap\n")
+    assert demo.get("/").version == volume.version  # the reset version is the one served
+    shown = run(["demo", "show", "--config-dir", str(volume.path)], env)
+    assert "REJECTED" not in shown.stdout
 
 
 def test_port_in_use_fails_clearly(tmp_path: Path) -> None:

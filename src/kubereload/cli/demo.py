@@ -13,8 +13,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from kubereload.config import ConfigError
-from kubereload.demo.server import DemoServer
+from kubereload.config import ConfigError, build_loader
+from kubereload.demo.server import DemoServer, validate
 from kubereload.demo.volume import (
     CONFIG_FILE,
     DemoVolumeError,
@@ -24,6 +24,7 @@ from kubereload.demo.volume import (
     open_for_update,
     open_or_create,
     parse_assignments,
+    reset,
     set_keys,
 )
 from kubereload.volume import SnapshotError, read_snapshot
@@ -31,7 +32,8 @@ from kubereload.volume import SnapshotError, read_snapshot
 USAGE = """\
 kubereload demo [--config-dir DIR] [--host HOST] [--port PORT]
        kubereload demo set KEY=VALUE [KEY=VALUE ...] [--config-dir DIR]
-       kubereload demo show [--config-dir DIR]"""
+       kubereload demo show [--config-dir DIR]
+       kubereload demo reset [--config-dir DIR]"""
 
 DESCRIPTION = """\
 A tiny web service that hot-reloads its config: GET / answers with `message`
@@ -49,6 +51,7 @@ examples:
   curl http://127.0.0.1:8080/                   # -> Hello Grandma
   kubereload demo set message='[1, 2]'          # rejected: the old message stays
   kubereload demo show                          # the volume's version and config.yaml
+  kubereload demo reset                         # back to the first message (a new version)
 
   kubereload demo --port 0                      # any free port (printed on start)
   kubereload demo --config-dir /etc/demo --host 0.0.0.0   # in a pod: see deploy/demo/
@@ -103,6 +106,18 @@ def register(subparsers: Any) -> None:
     )
     _config_dir_option(show_parser)
     show_parser.set_defaults(handler=show_command)
+
+    reset_parser = actions.add_parser(
+        "reset",
+        prog="kubereload demo reset",
+        help="write the demo's first config.yaml again (a new version, atomically)",
+        description=(
+            "Write the demo's first config.yaml again as a new version of the simulated volume, "
+            "e.g. after a rejected `set`; a running demo picks it up at once."
+        ),
+    )
+    _config_dir_option(reset_parser)
+    reset_parser.set_defaults(handler=reset_command)
 
 
 def _config_dir_option(parser: argparse.ArgumentParser) -> None:
@@ -185,6 +200,7 @@ def _print_banner(
         f"  config:  {config_dir / CONFIG_FILE} ({kind})",
         f"  version: {server.config.version}, watched with {server.config.mode}",
         f"  message: {server.message}",
+        *_startup_problem(server, config_dir, simulated),
         "",
         "Try it from another terminal:",
         f"  curl {url}",
@@ -205,6 +221,19 @@ def _print_banner(
         ]
     lines.append("Ctrl-C to stop.")
     print("\n".join(lines), flush=True)
+
+
+def _startup_problem(server: DemoServer, config_dir: Path, simulated: bool) -> list[str]:
+    """What the banner says when the volume's config.yaml was rejected at start."""
+    if server.startup_error is None:
+        return []
+    where = "" if simulated else f" --config-dir {shlex.quote(str(config_dir))}"
+    return [
+        f"  rejected: {server.startup_error}",
+        "           serving the demo's default message until a good version arrives;",
+        f"           fix it with `kubereload demo set{where} message=...`, "
+        f"or `kubereload demo reset{where}`",
+    ]
 
 
 def _reachable(host: str) -> str:
@@ -259,6 +288,28 @@ def show_command(args: argparse.Namespace) -> int:
         )
         return _fail(f"cannot read {source}: {exc}{hint}")
     print(f"# {source} (version {snapshot.version})")
+    try:
+        build_loader(source, validate, None, None)(snapshot)
+    except ConfigError as exc:
+        print(f"# REJECTED by the demo: {exc}")
+        print("# the demo serves the last good version (or its default) instead;")
+        print("# `kubereload demo set message=...` or `kubereload demo reset` fixes it")
     sys.stdout.write(snapshot.files[CONFIG_FILE].decode("utf-8", errors="replace"))
     sys.stdout.flush()
+    return 0
+
+
+def reset_command(args: argparse.Namespace) -> int:
+    config_dir = _target(args)
+    try:
+        if getattr(args, "config_dir", None) is None and config_dir.is_dir():
+            check_owned(config_dir)
+        volume = open_for_update(config_dir)
+        version = reset(volume)
+    except DemoVolumeError as exc:
+        return _fail(str(exc))
+    if version is None:
+        print(f"no change: {config_dir / CONFIG_FILE} already holds the demo's first config")
+    else:
+        print(f"{config_dir / CONFIG_FILE}: reset to the first config (new version {version})")
     return 0

@@ -32,8 +32,8 @@ def validate_with(
     error: ConfigError
     try:
         return validate(data)
-    except ConfigError:
-        raise
+    except ConfigError as err:  # the validator's own words: place it at its field
+        error = _placed(err, files, directory=directory)
     except RecursionError:
         error = ConfigError("too deeply nested for the model", kind="validation")
     except Exception as exc:
@@ -60,17 +60,27 @@ def explain(
     message = _words(kind, found[0].get("ctx") or {}) if found else "invalid"
     if len(found) > 1:
         message += f" (and {len(found) - 1} more problem{'s' if len(found) > 2 else ''})"
-    file = None
+    return _placed(ConfigError(message, kind="validation", path=loc), files, directory=directory)
+
+
+def _placed(error: ConfigError, files: Mapping[str, bytes], *, directory: bool) -> ConfigError:
+    """``error`` with its file, line and column found from its field path, where it lacks them.
+
+    For a directory the path starts with the file's name (``{file name: parsed}``)."""
+    if error.line is not None:
+        return error
+    loc = list(error.path)
+    file = error.file
     if directory and loc and str(loc[0]) in files:
         file = str(loc.pop(0))
-    elif not directory and files:
+    elif not directory and files and file is None:
         file = next(iter(files))
     line = column = None
-    if file is not None and loc and files[file]:
+    if file is not None and file in files and loc and files[file]:
         where = locate(files[file], loc)
         if where:
             line, column = where
-    return ConfigError(message, kind="validation", file=file, line=line, column=column, path=loc)
+    return ConfigError(error.detail, kind=error.kind, file=file, line=line, column=column, path=loc)
 
 
 # pydantic's error types, in our words (its messages can quote the input).

@@ -15,6 +15,7 @@ from typing import Any
 
 import kubereload
 from kubereload.config import Config, ConfigError
+from kubereload.demo.volume import INITIAL_CONFIG
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +25,16 @@ _MESSAGE_TYPES = (str, int, float, bool)
 def validate(data: Any) -> Mapping[str, Any]:
     """The demo's schema: a mapping with a ``message`` that can be printed as one line of text.
 
-    It raises ConfigError, whose words kubereload shows (any other exception's text it hides).
+    It raises ConfigError, whose words kubereload shows (any other exception's text it hides),
+    with the field's path, so the error names the line and column of the offending value.
     """
     if not isinstance(data, Mapping):
-        raise ConfigError("config.yaml must be a mapping with a 'message' key", kind="validation")
+        raise ConfigError("must be a mapping with a 'message' key", kind="validation")
     if "message" not in data:
-        raise ConfigError("config.yaml has no 'message' key", kind="validation")
+        raise ConfigError("required, but missing", kind="validation", path=("message",))
     if not isinstance(data["message"], _MESSAGE_TYPES):
-        raise ConfigError(
-            f"'message' must be text, not a {type(data['message']).__name__}", kind="validation"
-        )
+        kind = type(data["message"]).__name__
+        raise ConfigError(f"must be text, not a {kind}", kind="validation", path=("message",))
     return data
 
 
@@ -42,12 +43,17 @@ def message_of(config: Mapping[str, Any]) -> str:
 
 
 class DemoServer:
-    """Serves ``message`` from ``config_dir/config.yaml`` over HTTP until ``close()``."""
+    """Serves ``message`` from ``config_dir/config.yaml`` over HTTP until ``close()``.
+
+    It starts whatever the volume holds: if config.yaml is rejected, the demo's default message
+    is served (``startup_error`` says why) until a good version arrives.
+    """
 
     def __init__(self, config_dir: Path, host: str, port: int) -> None:
         self.config: Config[Mapping[str, Any]] = kubereload.watch(
-            config_dir / "config.yaml", model=validate
+            config_dir / "config.yaml", model=validate, default=INITIAL_CONFIG
         )
+        self.startup_error: ConfigError | None = self.config.error
         # (message, version) swapped as one reference, so a response never mixes two versions.
         self._current = (message_of(self.config.get()), self.config.version or "")
         self.config.on_change(self._changed)

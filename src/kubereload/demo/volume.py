@@ -132,6 +132,14 @@ def current_config(volume: SimulatedVolume) -> tuple[dict[str, Any], str | None]
     return data, None
 
 
+def reset(volume: SimulatedVolume) -> str | None:
+    """Write the demo's first ``config.yaml`` as a new version (None when it already is)."""
+    try:
+        return volume.update({**volume.files(), CONFIG_FILE: dump(INITIAL_CONFIG)})
+    except OSError as exc:
+        raise DemoVolumeError(f"cannot write {volume.path}: {exc.strerror or exc}") from None
+
+
 def set_keys(volume: SimulatedVolume, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """Write ``config.yaml`` with ``values`` merged in, as one new version of the volume.
 
