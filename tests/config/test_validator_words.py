@@ -14,7 +14,7 @@ from kubereload.testing import SimulatedVolume
 
 
 def needs_port(data: Any) -> Any:
-    app = data["app.yaml"] if "app.yaml" in data else data
+    app = data.get("app.yaml", data)
     if not isinstance(app["server"]["port"], int):
         path = ("server", "port") if data is app else ("app.yaml", "server", "port")
         raise ConfigError("must be a port number", kind="validation", path=path)
