@@ -92,12 +92,11 @@ class AtomicWriter:
             old_root = self.target_dir / old_version
             # (3) user-visible paths that the new payload no longer has.
             paths_to_remove = self._paths_to_remove(clean, old_root)
-            # (4) an equal payload with every user-visible link in place is a no-op.
-            if (
-                not paths_to_remove
-                and not self._content_differs(clean, old_root)
-                and self._user_visible_links_present(clean)
-            ):
+            # (4) an equal payload writes no new version. A user-visible link that went
+            # missing is put back beside the current one (the v1.24 kubelet leaves it missing;
+            # a new version of equal content would only make readers reload for nothing).
+            if not paths_to_remove and not self._content_differs(clean, old_root):
+                self._create_user_visible_links(clean)
                 return None
 
         # (5) a fresh timestamped directory with the whole payload in it.
@@ -128,8 +127,8 @@ class AtomicWriter:
     def _new_timestamp_dir(self) -> Path:
         stamp = time.strftime("..%Y_%m_%d_%H_%M_%S.", time.gmtime())
         while True:
-            # Go's os.MkdirTemp appends a random string of digits.
-            candidate = self.target_dir / f"{stamp}{random.randrange(10**9, 10**10)}"
+            # Go's os.MkdirTemp appends a random uint32 in decimal (1 to 10 digits).
+            candidate = self.target_dir / f"{stamp}{random.randrange(2**32)}"
             try:
                 candidate.mkdir()
             except FileExistsError:
@@ -176,9 +175,6 @@ class AtomicWriter:
         for path in payload:
             new.update(_all_prefixes(path))
         return old - new
-
-    def _user_visible_links_present(self, payload: Mapping[str, FileProjection]) -> bool:
-        return all((self.target_dir / path.split("/")[0]).is_symlink() for path in payload)
 
     def _create_user_visible_links(self, payload: Mapping[str, FileProjection]) -> None:
         for top in {path.split("/")[0] for path in payload}:
