@@ -1,0 +1,89 @@
+"""`kubereload controller` on the real control plane, as the least-privilege identity that
+deploy/controller/namespaced/role.yaml grants, with the real kube-controller-manager: a
+ConfigMap change makes the Deployment controller start a new ReplicaSet, as in a cluster."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rollout_helpers import ControllerProcess, wait_until
+
+from support.controlplane import ControlPlane
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def role_rules(path: Path) -> list[dict[str, Any]]:
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc and doc.get("kind") == "Role":
+            rules: list[dict[str, Any]] = doc["rules"]
+            return rules
+    raise AssertionError(f"no Role in {path}")
+
+
+def deployment(name: str, configmap: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.k8s.io/pause:3.9",
+                            "envFrom": [{"configMapRef": {"name": configmap}}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def replica_sets(plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
+    listed = plane.ok("GET", f"/apis/apps/v1/namespaces/{namespace}/replicasets")
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
+def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
+    controller_manager: ControlPlane, control_plane_namespace: str
+) -> None:
+    plane, ns = controller_manager, control_plane_namespace
+    rules = role_rules(ROOT / "deploy" / "controller" / "namespaced" / "role.yaml")
+    identity = plane.identity("kubereload-controller", ns, rules)
+    plane.ok(
+        "POST",
+        f"/api/v1/namespaces/{ns}/configmaps",
+        {"metadata": {"name": "cfg"}, "data": {"LEVEL": "info"}},
+    )
+    plane.ok("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("web", "cfg"))
+    first = wait_until(lambda: replica_sets(plane, ns), timeout=60, what="the first ReplicaSet")
+    assert len(first) == 1
+
+    controller = ControllerProcess(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
+    try:
+        controller.wait_for(r"compared \d+ workloads", timeout=60)
+        assert len(replica_sets(plane, ns)) == 1  # adopting the workload rolled nothing
+        plane.ok(
+            "PUT",
+            f"/api/v1/namespaces/{ns}/configmaps/cfg",
+            {"metadata": {"name": "cfg"}, "data": {"LEVEL": "debug"}},
+        )
+        rolled = wait_until(
+            lambda: len(replica_sets(plane, ns)) == 2 and replica_sets(plane, ns),
+            timeout=60,
+            what="a second ReplicaSet",
+        )
+        assert rolled
+        assert "Forbidden" not in controller.log and "403" not in controller.log
+    finally:
+        controller.stop(signal.SIGTERM)
