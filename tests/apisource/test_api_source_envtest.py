@@ -87,3 +87,13 @@ def test_an_api_server_restart_is_survived_with_every_version_once(
         assert config.error is None and config.health() is None
     assert values == sorted(set(values)) and values[-1] == 10
     assert versions == sorted(set(versions))
+
+
+def test_the_in_app_manifests_are_accepted_by_a_real_api_server(
+    control_plane: ControlPlane,
+) -> None:
+    done = control_plane.kubectl("apply", "--dry-run=server", "-f", str(ROLE.parent))
+    assert (
+        "role.rbac.authorization.k8s.io/app-config-reader created (server dry run)" in done.stdout
+    )
+    assert "deployment.apps/kubereload-demo-api created (server dry run)" in done.stdout

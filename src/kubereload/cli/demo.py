@@ -14,7 +14,7 @@ from types import FrameType
 from typing import Any
 
 from kubereload.config import ConfigError, build_loader
-from kubereload.demo.server import DemoServer, validate
+from kubereload.demo.server import DemoServer, validate, watch_api
 from kubereload.demo.volume import (
     CONFIG_FILE,
     DemoVolumeError,
@@ -30,7 +30,7 @@ from kubereload.demo.volume import (
 from kubereload.volume import SnapshotError, read_snapshot
 
 USAGE = """\
-kubereload demo [--config-dir DIR] [--host HOST] [--port PORT]
+kubereload demo [--config-dir DIR | --configmap NAME] [--host HOST] [--port PORT]
        kubereload demo set KEY=VALUE [KEY=VALUE ...] [--config-dir DIR]
        kubereload demo show [--config-dir DIR]
        kubereload demo reset [--config-dir DIR]"""
@@ -41,7 +41,9 @@ from config.yaml, and a change shows up without a restart.
 
 With no --config-dir it serves from a simulated ConfigMap volume on local disk
 (written exactly as the kubelet writes one) and prints how to change it.
-With --config-dir it serves from that directory, e.g. a mounted ConfigMap."""
+With --config-dir it serves from that directory, e.g. a mounted ConfigMap.
+With --configmap it reads config.yaml of that ConfigMap straight from the API
+server (in a pod: its service account; see deploy/in-app/ and docs/in-app.md)."""
 
 EPILOG = """\
 examples:
@@ -55,6 +57,7 @@ examples:
 
   kubereload demo --port 0                      # any free port (printed on start)
   kubereload demo --config-dir /etc/demo --host 0.0.0.0   # in a pod: see deploy/demo/
+  kubereload demo --configmap demo-config --host 0.0.0.0  # from the API: deploy/in-app/
 
 endpoints: GET / (the message; header X-Config-Version), GET /healthz"""
 
@@ -75,6 +78,20 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="DIR",
         help="serve config.yaml from DIR (a mounted ConfigMap) instead of the simulated volume",
+    )
+    parser.add_argument(
+        "--configmap",
+        metavar="NAME",
+        help="serve config.yaml of this ConfigMap, read straight from the API server",
+    )
+    parser.add_argument(
+        "--namespace", metavar="NS", help="with --configmap (default: the pod's own namespace)"
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        metavar="FILE",
+        help="with --configmap (default: $KUBECONFIG, the service account, ~/.kube/config)",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument(
@@ -150,6 +167,10 @@ def _setup_logging() -> None:
 
 def serve(args: argparse.Namespace) -> int:
     _setup_logging()
+    if args.configmap is not None:
+        return _serve_api(args)
+    if args.namespace is not None or args.kubeconfig is not None:
+        return _fail("--namespace and --kubeconfig go with --configmap")
     simulated = args.config_dir is None
     config_dir: Path = default_dir() if simulated else args.config_dir
     created = False
@@ -166,7 +187,45 @@ def serve(args: argparse.Namespace) -> int:
         hint = "; try --port 0 for a free port" if args.port else ""
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}{hint}")
     _print_banner(server, config_dir, simulated, created, args.host)
+    return _run(server)
 
+
+def _serve_api(args: argparse.Namespace) -> int:
+    if args.config_dir is not None:
+        return _fail("give --config-dir or --configmap, not both")
+    try:
+        config = watch_api(args.configmap, namespace=args.namespace, kubeconfig=args.kubeconfig)
+    except (ConfigError, ValueError) as exc:
+        return _fail(f"cannot load config.yaml of ConfigMap {args.configmap}: {exc}")
+    try:
+        server = DemoServer(None, args.host, args.port, config=config)
+    except OSError as exc:
+        config.close()
+        hint = "; try --port 0 for a free port" if args.port else ""
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}{hint}")
+    url = f"http://{_reachable(args.host)}:{server.port}/"
+    print(
+        "\n".join(
+            [
+                f"kubereload demo: serving {url}",
+                f"  config:  {config.source} (straight from the API server)",
+                f"  version: {config.version} (resourceVersion), watched with {config.mode}",
+                f"  message: {server.message}",
+                "",
+                "Try it from another terminal:",
+                f"  curl {url}",
+                f"  kubectl patch configmap {args.configmap} --type merge "
+                + shlex.quote('-p={"data": {"config.yaml": "message: Hello Grandma\\n"}}'),
+                f"  curl {url}                # within milliseconds, no kubelet delay",
+                "Ctrl-C to stop.",
+            ]
+        ),
+        flush=True,
+    )
+    return _run(server)
+
+
+def _run(server: DemoServer) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() waits for serve_forever() to return, so it must run on another thread.
         threading.Thread(target=server.shutdown, daemon=True).start()

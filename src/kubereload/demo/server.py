@@ -1,6 +1,7 @@
 """The demo web service: ``GET /`` answers with ``message`` from a hot-reloaded ``config.yaml``.
 
-It is an ordinary user of the library: one ``kubereload.watch`` on the file, one ``on_change``
+It is an ordinary user of the library: one ``kubereload.watch`` on the file (or
+``kubereload.watch_configmap`` on the ConfigMap, straight from the API), one ``on_change``
 callback. An update that does not parse, or has no usable ``message``, is rejected by the library
 (which logs why) and the last good message goes on being served.
 """
@@ -42,17 +43,36 @@ def message_of(config: Mapping[str, Any]) -> str:
     return str(config["message"])
 
 
+def watch_dir(config_dir: Path) -> Config[Mapping[str, Any]]:
+    """``config.yaml`` in a mounted ConfigMap volume (or any directory); a rejected one starts
+    on the demo's default message."""
+    return kubereload.watch(config_dir / "config.yaml", model=validate, default=INITIAL_CONFIG)
+
+
+def watch_api(
+    name: str, *, namespace: str | None = None, kubeconfig: Path | None = None
+) -> Config[Mapping[str, Any]]:
+    """Key ``config.yaml`` of the ConfigMap ``name``, read straight from the API server."""
+    return kubereload.watch_configmap(
+        name, key="config.yaml", model=validate, namespace=namespace, kubeconfig=kubeconfig
+    )
+
+
 class DemoServer:
-    """Serves ``message`` from ``config_dir/config.yaml`` over HTTP until ``close()``.
+    """Serves ``message`` from ``config_dir/config.yaml`` (or a given ``Config``) over HTTP
+    until ``close()``.
 
     It starts whatever the volume holds: if config.yaml is rejected, the demo's default message
     is served (``startup_error`` says why) until a good version arrives.
     """
 
-    def __init__(self, config_dir: Path, host: str, port: int) -> None:
-        self.config: Config[Mapping[str, Any]] = kubereload.watch(
-            config_dir / "config.yaml", model=validate, default=INITIAL_CONFIG
-        )
+    def __init__(
+        self, config_dir: Path | None, host: str, port: int, *, config: Config[Any] | None = None
+    ) -> None:
+        if config is None:
+            assert config_dir is not None
+            config = watch_dir(config_dir)
+        self.config: Config[Mapping[str, Any]] = config
         self.startup_error: ConfigError | None = self.config.error
         # (message, version) swapped as one reference, so a response never mixes two versions.
         self._current = (message_of(self.config.get()), self.config.version or "")
@@ -113,7 +133,13 @@ class DemoServer:
                 if path == "/":
                     self._send(200, f"{message}\n", body, version)
                 elif path == "/healthz":
-                    self._send(200, "ok\n", body, version)
+                    # Unhealthy only while updates cannot arrive (an API source disconnected);
+                    # a rejected edit is logged, and the last good message is served.
+                    problem = server.config.health()
+                    if problem is None:
+                        self._send(200, "ok\n", body, version)
+                    else:
+                        self._send(503, f"{problem}\n", body, version)
                 else:
                     self._send(404, "not found: try / or /healthz\n", body, version)
 
