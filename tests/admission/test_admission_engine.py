@@ -223,3 +223,40 @@ def test_annotation_values_are_parsed_strictly() -> None:
         annotation_rules("ns", {"kubereload.io/schema": "a.yaml=../x"})
     with pytest.raises(RulesError):
         annotation_rules("ns", {"kubereload.io/format": "just-a-key"})
+
+
+class Server(BaseModel):
+    port: int
+
+
+class Nested(BaseModel):
+    server: Server
+
+
+def test_schema_from_a_pydantic_model_follows_its_refs() -> None:
+    """``kubereload schema`` output ($defs and $ref) as a rule's schema: bounds and types are
+    found through the reference."""
+    import json
+
+    text = json.dumps({"rules": [{"name": "m", "schema": Nested.model_json_schema()}]}).encode()
+    engine = Engine(rules(text), NoSchemas())
+    verdict = engine.judge(configmap({"app.yaml": "server:\n  port: x\n"}))
+    (problem,) = verdict.failed[0].problems
+    assert problem.message.startswith("server.port: must be of type integer (schema #/")
+    assert (problem.line, problem.column) == (2, 9)
+
+
+def test_a_changed_schema_configmap_changes_the_verdict_of_the_same_bytes() -> None:
+    """Verdicts are reused for the same bytes, but never across a change of what judges them."""
+    ref = SchemaRef("prod-eu", "s", "schema.json")
+    schemas = Schemas({ref: b'{"type": "object"}'})
+    engine = Engine(rules(b"rules: []"), schemas)
+    obj = configmap(
+        {"app.yaml": "port: 1\n"}, annotations={"kubereload.io/schema": "app.yaml=s/schema.json"}
+    )
+    assert engine.judge(obj).allowed
+    assert engine.judge(obj).allowed
+    schemas.items[ref] = b'{"type": "object", "required": ["name"]}'
+    assert "missing required property 'name'" in engine.judge(obj).message()
+    engine.rules = rules(b"rules: [{name: r, match: {keys: [app.yaml]}, schema: {type: array}}]")
+    assert "must be of type array" in engine.judge(obj).message()

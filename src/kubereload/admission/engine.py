@@ -119,6 +119,34 @@ class SchemaCache:
         return schema
 
 
+class VerdictCache:
+    """The checks of one key, by what decides them: kind, key, format, the bytes' digest and
+    each rule's target (model, compiled schema, or the schema's error). An object applied again,
+    or updated in its labels or other keys only, is not parsed again (bounded LRU)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[Any, ...], list[Check]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, identity: tuple[Any, ...]) -> list[Check] | None:
+        with self._lock:
+            found = self._items.get(identity)
+            if found is not None:
+                self._items.move_to_end(identity)
+            return found
+
+    def put(self, identity: tuple[Any, ...], checks: list[Check]) -> None:
+        with self._lock:
+            self._items[identity] = checks
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
 class Engine:
     """Rules + where referenced schemas come from -> :meth:`judge` for any object."""
 
@@ -129,10 +157,20 @@ class Engine:
         cache: SchemaCache | None = None,
         limits: Limits = DEFAULT_LIMITS,
     ) -> None:
-        self.rules = rules
+        self._rules = rules
         self.schemas = schemas
         self.cache = cache or SchemaCache()
         self.limits = limits
+        self.verdicts = VerdictCache()
+
+    @property
+    def rules(self) -> Rules:
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: Rules) -> None:
+        self._rules = rules
+        self.verdicts.clear()
 
     def judge(self, obj: Mapping[str, Any], namespace: str | None = None) -> Verdict:
         """The verdict on ``obj``; ``namespace`` overrides the object's (the request's)."""
@@ -172,32 +210,49 @@ class Engine:
                 return []  # no known format and nothing to check it against
             fmt = "yaml"  # a schema or model needs structure: YAML reads JSON too
         first = rules[0].name if rules else SYNTAX_RULE
+        # Referenced schemas first: what they hold now is part of the verdict's identity.
+        targets = [(r, self._target(r)) for r in validating]
+        identity = (kind, key, fmt, first, hashlib.blake2b(raw, digest_size=16).digest(), *targets)
+        cached = self.verdicts.get(identity)
+        if cached is not None:
+            return cached
         try:
             value = parse(key, raw, fmt, limits=self.limits)
         except ConfigError as exc:
-            return [Check(key, first, f"{fmt} syntax", (exc,))]
-        if not validating:
-            return [Check(key, first, f"{fmt} syntax")]
-        return [self._validate(key, raw, value, fmt, rule) for rule in validating]
+            checks = [Check(key, first, f"{fmt} syntax", (exc,))]
+        else:
+            if not validating:
+                checks = [Check(key, first, f"{fmt} syntax")]
+            else:
+                checks = [self._validate(key, raw, value, fmt, r, target=t) for r, t in targets]
+        self.verdicts.put(identity, checks)
+        return checks
 
-    def _validate(self, key: str, raw: bytes, value: Any, fmt: str, rule: Rule) -> Check:
+    def _target(self, rule: Rule) -> Any:
+        """What a validating rule checks against: the model, a compiled schema, or the error
+        that stands for a referenced schema that cannot be used."""
+        if rule.model is not None:
+            return rule.model
+        if rule.schema is not None:
+            return rule.schema
+        assert rule.schema_ref is not None
+        return self._referenced(rule.schema_ref)
+
+    def _validate(
+        self, key: str, raw: bytes, value: Any, fmt: str, rule: Rule, *, target: Any
+    ) -> Check:
         checked = rule.describe(fmt)
         position_raw = raw if fmt in ("yaml", "json") else b""
-        if rule.model is not None:
-            try:
-                validate_with(rule.model, value, {key: position_raw}, directory=False)
-            except ConfigError as exc:
-                return Check(key, rule.name, checked, (exc,))
-            return Check(key, rule.name, checked)
-        schema = rule.schema
-        if schema is None and rule.schema_ref is not None:
-            found = self._referenced(rule.schema_ref)
-            if isinstance(found, ConfigError):
-                return Check(key, rule.name, checked, (found.in_file(key),))
-            schema = found
-        assert schema is not None
-        problems = schema.problems(value, position_raw, file=key)
-        return Check(key, rule.name, checked, tuple(problems))
+        if isinstance(target, ConfigError):
+            return Check(key, rule.name, checked, (target.in_file(key),))
+        if isinstance(target, JsonSchema):
+            problems = target.problems(value, position_raw, file=key)
+            return Check(key, rule.name, checked, tuple(problems))
+        try:
+            validate_with(target, value, {key: position_raw}, directory=False)
+        except ConfigError as exc:
+            return Check(key, rule.name, checked, (exc,))
+        return Check(key, rule.name, checked)
 
     def _referenced(self, ref: SchemaRef) -> JsonSchema | ConfigError:
         raw = self.schemas.fetch(ref)  # SchemaUnavailable propagates: no verdict without it

@@ -86,9 +86,12 @@ def _any(patterns: Sequence[str], value: str) -> bool:
     return not patterns or any(fnmatch.fnmatchcase(value, p) for p in patterns)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Rule:
-    """One rule: for matching keys, a format and at most one of schema, schema ref or model."""
+    """One rule: for matching keys, a format and at most one of schema, schema ref or model.
+
+    Compared by identity: a rules reload makes new rules, and cached verdicts of the old ones
+    can never be mistaken for theirs."""
 
     name: str
     match: Match = field(default_factory=Match)

@@ -1,15 +1,17 @@
 """JSON Schema validation of a parsed config, reported in kubereload's own words and positions.
 
-The validator (python-jsonschema) says *which* rule of the schema failed and *where* in the
-document; its message text quotes the offending value, so it is never used. Each problem becomes
-a :class:`ConfigError` built from the schema keyword, the schema's own values (a type name, a
-bound, a pattern) and the instance path, with the line and column found by :func:`locate`.
+The validator (jsonschema-rs) says *which* keyword of the schema failed (the schema path) and
+*where* in the document (the instance path); its message text quotes the offending value, so it
+is never used. Each problem becomes a :class:`ConfigError` built from the schema keyword, the
+schema's own value at that keyword (a type name, a bound, a pattern) and the instance path,
+with the line and column found by :func:`locate`.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubereload.config.errors import ConfigError
@@ -23,61 +25,91 @@ class SchemaError(ValueError):
     """The schema itself is not a valid JSON Schema (a problem of the rules, not of the config)."""
 
 
-def _validator_class(schema: Mapping[str, Any]) -> Any:
+def _compile(schema: Any, source: str) -> Any:
     try:
-        import jsonschema  # noqa: PLC0415 - only rules that name a schema pay for it
+        import jsonschema_rs  # noqa: PLC0415 - only rules that name a schema pay for it
     except ImportError:
         raise SchemaError(
-            "JSON Schema needs the jsonschema package: pip install 'kubereload[admission]'"
+            "JSON Schema needs the jsonschema-rs package: pip install 'kubereload[admission]'"
         ) from None
-
-    return jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    try:
+        return jsonschema_rs.validator_for(schema)
+    except Exception as exc:  # ValidationError, ReferencingError, ValueError: all ours to word
+        where = "/".join(str(p) for p in getattr(exc, "instance_path", ()) or ())
+        raise SchemaError(f"{source}: not a valid JSON Schema (at #/{where})") from None
 
 
 class JsonSchema:
     """A compiled JSON Schema: build once per rule, then :meth:`problems` for each document."""
 
     def __init__(self, schema: Any, *, source: str) -> None:
-        if not isinstance(schema, Mapping) and not isinstance(schema, bool):
+        if not isinstance(schema, Mapping | bool):
             raise SchemaError(f"{source}: a JSON Schema is an object (or true/false)")
-        cls = _validator_class(schema if isinstance(schema, Mapping) else {})
-        try:
-            cls.check_schema(schema)
-        except Exception as exc:  # jsonschema.SchemaError; its text quotes only the schema
-            path = "/".join(str(p) for p in getattr(exc, "absolute_path", ()))
-            raise SchemaError(
-                f"{source}: not a valid JSON Schema (at #/{path})"
-                f" [{getattr(exc, 'validator', 'invalid')}]"
-            ) from None
         self.source = source
-        self._validator = cls(schema)
+        self.schema = schema
+        self._validator = _compile(schema, source)
 
     def problems(self, value: Any, raw: bytes, *, file: str) -> list[ConfigError]:
         """Every way ``value`` (parsed from ``raw``) breaks the schema, in document order."""
-        found: list[ConfigError] = []
-        errors = self._validator.iter_errors(value)
-        for count, error in enumerate(errors):
-            if count == MAX_PROBLEMS:
-                rest = sum(1 for _ in errors) + 1
-                found.append(
-                    ConfigError(f"and {rest} more problem(s)", kind="validation", file=file)
-                )
-                break
-            found.append(_to_config_error(error, value, raw, file))
+        try:
+            errors = list(self._validator.iter_errors(value))
+        except ValueError:  # a YAML date, time or binary value: judged as JSON sees it
+            value = _as_json(value)
+            errors = list(self._validator.iter_errors(value))
+        found = [_to_config_error(e, self.schema, value, raw, file) for e in errors[:MAX_PROBLEMS]]
         found.sort(key=lambda e: (e.line or 0, e.column or 0))
+        if len(errors) > MAX_PROBLEMS:
+            more = len(errors) - MAX_PROBLEMS
+            found.append(ConfigError(f"and {more} more problem(s)", kind="validation", file=file))
         return found
 
 
-def _to_config_error(error: Any, value: Any, raw: bytes, file: str) -> ConfigError:
-    path = list(error.absolute_path)
-    keyword = str(error.validator)
-    message, point_at = _describe(keyword, error.validator_value, error.instance)
+def _as_json(value: Any) -> Any:
+    """YAML's extra scalars as JSON would carry them: dates and times as ISO text, bytes as text."""
+    if isinstance(value, Mapping):
+        return {str(k): _as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_json(v) for v in value]
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value
+
+
+def _walk(root: Any, path: Sequence[str | int]) -> Any:
+    """The node at ``path``; a ``$ref`` step into the same document (pydantic's ``$defs``) is
+    followed. None where the path cannot be followed."""
+    node = root
+    for step in path:
+        ref = node.get("$ref") if isinstance(node, Mapping) else None
+        if step == "$ref" and isinstance(ref, str) and ref.startswith("#"):
+            node = _walk(root, [_unescape(p) for p in ref[1:].split("/") if p])
+            continue
+        try:
+            node = node[step]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _unescape(part: str) -> str:
+    return part.replace("~1", "/").replace("~0", "~")
+
+
+def _to_config_error(error: Any, schema: Any, value: Any, raw: bytes, file: str) -> ConfigError:
+    path = list(error.instance_path)
+    schema_path = list(error.schema_path)
+    keyword = str(schema_path[-1]) if schema_path else "false"
+    rule = _walk(schema, schema_path)
+    instance = _walk(value, path)
+    message = _describe(keyword, rule, instance)
+    point_at: list[str | int] = []
     if keyword == "additionalProperties":
-        point_at = _extra_keys(error.schema, error.instance)[:1]
+        point_at = _extra_keys(_walk(schema, schema_path[:-1]), instance)[:1]
     where = locate(raw, [*path, *point_at]) if raw else None
-    schema_path = "/".join(str(p) for p in error.absolute_schema_path)
     return ConfigError(
-        f"{message} (schema #/{schema_path})",
+        f"{message} (schema #/{'/'.join(str(p) for p in schema_path)})",
         kind="validation",
         path=path,
         file=file,
@@ -86,19 +118,19 @@ def _to_config_error(error: Any, value: Any, raw: bytes, file: str) -> ConfigErr
     )
 
 
-def _describe(keyword: str, rule: Any, instance: Any) -> tuple[str, list[str | int]]:
+def _describe(keyword: str, rule: Any, instance: Any) -> str:
     """Our words for a failed ``keyword`` whose schema value is ``rule``; the instance is only
-    inspected for its keys, never quoted. Returns the message and a sub-path to point at."""
-    if keyword == "type":
+    inspected for its keys, never quoted."""
+    if keyword == "type" and rule is not None:
         kinds = rule if isinstance(rule, list) else [rule]
-        return f"must be of type {' or '.join(str(k) for k in kinds)}", []
+        return f"must be of type {' or '.join(str(k) for k in kinds)}"
     if keyword == "required" and isinstance(instance, Mapping):
         missing = [str(p) for p in rule if p not in instance]
         return f"missing required propert{'y' if len(missing) == 1 else 'ies'} " + ", ".join(
             repr(m) for m in missing
-        ), []
+        )
     if keyword in ("additionalProperties", "unevaluatedProperties", "propertyNames"):
-        return "has a property the schema does not allow", []
+        return "has a property the schema does not allow"
     bounds = {
         "minimum": "must be >= {}",
         "maximum": "must be <= {}",
@@ -114,8 +146,8 @@ def _describe(keyword: str, rule: Any, instance: Any) -> tuple[str, list[str | i
         "pattern": "must match the pattern {!r}",
         "format": "must be a valid {}",
     }
-    if keyword in bounds:
-        return bounds[keyword].format(rule), []
+    if keyword in bounds and rule is not None:
+        return bounds[keyword].format(rule)
     fixed = {
         "enum": "must be one of the values the schema lists",
         "const": "must be the value the schema fixes",
@@ -127,7 +159,7 @@ def _describe(keyword: str, rule: Any, instance: Any) -> tuple[str, list[str | i
         "dependentRequired": "lacks a property that another one requires",
         "false": "is not allowed here",
     }
-    return fixed.get(keyword, f"breaks the schema's {keyword!r} rule"), []
+    return fixed.get(keyword, f"breaks the schema's {keyword!r} rule")
 
 
 def _extra_keys(schema: Any, instance: Any) -> list[str | int]:
