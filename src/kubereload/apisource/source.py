@@ -34,11 +34,6 @@ _RESOURCES: dict[str, tuple[Resource, Callable[[Mapping[str, Any]], ObjectFiles]
     "configmap": (CONFIGMAPS, configmap_files),
     "secret": (SECRETS, secret_files),
 }
-# The server ends each watch after timeoutSeconds (WATCH_TIMEOUT to twice that, jittered), so a
-# quiet object costs one request per several minutes. Silence alone is not a stall on a real
-# server (no bookmarks for minutes): only a watch that outlives its own timeout is dead.
-WATCH_TIMEOUT = 240.0
-STALL_TIMEOUT = 2 * WATCH_TIMEOUT + 60.0
 _FATAL_AT_START = (401, 403)
 
 
@@ -190,8 +185,6 @@ class ApiSource:
                     transform=self._transform,
                     namespace=self.namespace,
                     field_selector=f"metadata.name={self.name}",
-                    watch_timeout=WATCH_TIMEOUT,
-                    stall_timeout=STALL_TIMEOUT,
                     on_connection=self._on_connection,
                 )
                 running = asyncio.create_task(informer.run(), name=str(self))
