@@ -143,3 +143,21 @@ def test_closing_from_a_callback_does_not_hang(api: KubeAPIServer, api_kubeconfi
     assert closed.wait(WAIT)
     config.wait_until(lambda c: False, 0.0)
     assert config.get() == {"n": 1}
+
+
+def test_an_api_server_down_at_start_fails_in_time_or_serves_the_default_until_back(
+    api: KubeAPIServer, api_kubeconfig: Path
+) -> None:
+    api.create(configmap("app", {"app.yaml": "n: 1\n"}, namespace="default"))
+    api.fail_next(1_000_000, 503)
+    with pytest.raises(kubereload.ConfigError, match=r"no answer from the API server in 1 s"):
+        kubereload.watch_configmap("app", key="app.yaml", kubeconfig=api_kubeconfig, timeout=1)
+
+    with kubereload.watch_configmap(
+        "app", key="app.yaml", kubeconfig=api_kubeconfig, timeout=1, default={"n": 0}
+    ) as config:
+        assert config.get() == {"n": 0} and config.version is None
+        assert "disconnected from the API server (503" in str(config.health())
+        api.clear_faults()
+        assert config.wait_until(lambda c: c.version is not None, WAIT)
+        assert config.get() == {"n": 1} and config.error is None and config.health() is None

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from kubereload.apisource.source import ApiSource, Deleted, Kind
-from kubereload.config import MISSING, Config, ConfigError, Limits, Parser
+from kubereload.config import Config, ConfigError, Limits, Parser
 from kubereload.config.store import Loader, Validator
 from kubereload.kube.config import KubeConfigError, load_config
 
@@ -71,4 +71,4 @@ def watch_object(
     return Config(source, loader, default=default)
 
 
-__all__ = ["MISSING", "ApiSource", "watch_object"]
+__all__ = ["ApiSource", "watch_object"]

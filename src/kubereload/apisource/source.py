@@ -124,6 +124,8 @@ class ApiSource:
             raise SnapshotError(f"{self}: no answer from the API server in {self.timeout:g} s{why}")
         if self._startup_error is not None:
             raise SnapshotError(f"{self}: {self._startup_error}")
+        if self._broken is not None:
+            raise SnapshotError(f"{self}: {self._broken}")
         state = self._state
         if state is None or state is _DELETED:
             raise SnapshotError(f"{self}: not found")
@@ -148,7 +150,7 @@ class ApiSource:
             return f"{self}: {self._broken}"
         if self._disconnected is not None:
             return f"{self}: disconnected from the API server ({self._disconnected})"
-        if not self._synced:
+        if not self._synced and self._state is None:
             return f"{self}: not listed yet"
         if self.deleted == "error" and self._state is _DELETED:
             return f"{self} was deleted"
