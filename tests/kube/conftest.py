@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kubeapi.server import KubeAPIServer
-from kubereload.kube.config import ClusterConfig, load_config
+from kubereload.kube.config import Cluster, load_config
 
 
 @pytest.fixture
@@ -18,5 +18,5 @@ def api() -> Iterator[KubeAPIServer]:
 
 
 @pytest.fixture
-def cluster_config(api: KubeAPIServer, tmp_path: Path) -> ClusterConfig:
+def cluster_config(api: KubeAPIServer, tmp_path: Path) -> Cluster:
     return load_config(api.write_kubeconfig(tmp_path / "kubeconfig"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
+import re
+import subprocess
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from kubeapi.server import KubeAPIServer
 from kubereload.backoff import Backoff
-from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import CONFIGMAPS, SECRETS
 
@@ -90,7 +91,7 @@ def truth(api: KubeAPIServer, namespace: str | None = "default") -> dict[Key, st
 
 
 async def with_informer(
-    config: ClusterConfig,
+    config: Cluster,
     body: Callable[[Informer[str], Recorder], Awaitable[None]],
     **options: Any,
 ) -> None:
@@ -110,7 +111,7 @@ async def with_informer(
 
 
 def test_list_then_watch_delivers_each_change_once(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     api.create(configmap("a", "1"))
     api.create(configmap("other-ns", "x", namespace="elsewhere"))
@@ -136,7 +137,7 @@ def test_list_then_watch_delivers_each_change_once(
 
 
 def test_label_and_field_selectors_and_equal_transforms(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     api.create(configmap("in", "1", team="a"))
     api.create(configmap("out", "1", team="b"))
@@ -160,7 +161,7 @@ def test_label_and_field_selectors_and_equal_transforms(
 
 
 def test_expired_version_relists_and_emits_exactly_the_missed_changes(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     for name in ("a", "b", "c"):
         api.create(configmap(name, "1"))
@@ -195,7 +196,7 @@ def test_expired_version_relists_and_emits_exactly_the_missed_changes(
 
 
 async def _with_paused_informer(
-    config: ClusterConfig, body: Callable[[Informer[str], Recorder], Awaitable[None]]
+    config: Cluster, body: Callable[[Informer[str], Recorder], Awaitable[None]]
 ) -> None:
     """Sync once, stop the informer, then hand it over (stopped) to ``body``."""
     recorder = Recorder()
@@ -212,7 +213,7 @@ async def _with_paused_informer(
         await body(informer, recorder)
 
 
-def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: ClusterConfig) -> None:
+def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: Cluster) -> None:
     api.create(configmap("a", "1"))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
@@ -227,7 +228,7 @@ def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: Clus
     asyncio.run(with_informer(cluster_config, body))
 
 
-def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: ClusterConfig) -> None:
+def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: Cluster) -> None:
     api.create(configmap("a", "1"))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
@@ -244,7 +245,7 @@ def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: ClusterCo
 
 
 def test_server_errors_are_retried_and_retry_after_honoured(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     api.create(configmap("a", "1"))
 
@@ -263,7 +264,7 @@ def test_server_errors_are_retried_and_retry_after_honoured(
 
 
 def test_an_object_the_transform_cannot_use_is_skipped(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     api.create(configmap("good", "1"))
     api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "no-data"}})
@@ -280,7 +281,7 @@ def test_an_object_the_transform_cannot_use_is_skipped(
 
 
 def test_many_informers_share_one_client_and_loop(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     count = 120  # more than httpx's default pool of 100 connections
     for i in range(count):
@@ -327,7 +328,7 @@ class RecordingBackoff(Backoff):
 
 
 def test_backoff_starts_over_after_a_watch_that_delivered(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     """Occasional drops of healthy watches, over months, must not ratchet up the delay."""
     api.create(configmap("a", "0"))
@@ -349,7 +350,7 @@ def test_backoff_starts_over_after_a_watch_that_delivered(
 
 
 def test_a_quiet_watch_is_resumed_on_its_timeout_not_judged_stalled(
-    api: KubeAPIServer, cluster_config: ClusterConfig, caplog: pytest.LogCaptureFixture
+    api: KubeAPIServer, cluster_config: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
     """No Secret was ever written: the server sends nothing (as a real one), ending each watch
     after its 1 s; only silence past that plus stall_timeout would mean a dead connection."""
@@ -379,19 +380,29 @@ def test_a_quiet_watch_is_resumed_on_its_timeout_not_judged_stalled(
 
 
 def test_connections_to_the_api_have_tcp_keepalive(
-    api: KubeAPIServer, cluster_config: ClusterConfig
+    api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     """A watch may be silent for minutes; a vanished peer is found by keepalive probes."""
 
+    port = int(api.url.rsplit(":", 1)[1])
+
+    def keepalive_timers() -> list[str]:
+        """The kernel's view of our connections to the server: ``ss`` shows a keepalive timer
+        (``timer:(keepalive,29sec,0)``) only on sockets with SO_KEEPALIVE set."""
+        out = subprocess.run(
+            ["ss", "-tno", "state", "established", f"dst 127.0.0.1:{port}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return re.findall(r"timer:\(keepalive,(\d+)sec", out)
+
     async def main() -> None:
-        async with (
-            async_client(cluster_config) as client,
-            client.stream("GET", "/api/v1/namespaces") as response,
-        ):
-            sock = response.extensions["network_stream"].get_extra_info("socket")
-            assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 30
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL) == 10
-            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+        async with async_client(cluster_config) as client:
+            params = {"watch": "true", "resourceVersion": "0"}
+            async with client.watch(CONFIGMAPS, "default", params, read_timeout=30.0):
+                timers = keepalive_timers()
+        assert timers, "no keepalive timer on the watch connection"
+        assert all(int(t) <= 30 for t in timers)  # TCP_KEEPIDLE 30 s
 
     asyncio.run(main())

@@ -20,14 +20,14 @@ import pytest
 from test_informer import FAST, Recorder, configmap, truth, until_connected, value_of
 
 from kubeapi.server import KubeAPIServer
-from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import CONFIGMAPS
 
 GONE = "gone"
 
 
-async def _torture(api: KubeAPIServer, config: ClusterConfig, seed: int) -> None:
+async def _torture(api: KubeAPIServer, config: Cluster, seed: int) -> None:
     rng = random.Random(seed)
     keys = [f"cm-{i}" for i in range(20)]
     writes: dict[Key, list[str]] = {("default", k): [] for k in keys}
@@ -120,6 +120,6 @@ def _in_order(delivered: list[str], history: list[str]) -> bool:
 
 @pytest.mark.parametrize("seed", [4, 2026])
 def test_informer_survives_faults_exactly(
-    api: KubeAPIServer, cluster_config: ClusterConfig, seed: int
+    api: KubeAPIServer, cluster_config: Cluster, seed: int
 ) -> None:
     asyncio.run(_torture(api, cluster_config, seed=seed))

@@ -7,6 +7,7 @@ from kubereload.rollout.annotations import (
     parse_policy,
     parse_source_flags,
 )
+from kubereload.rollout.kinds import DEPLOYMENT
 
 
 @pytest.mark.parametrize(
@@ -23,13 +24,13 @@ from kubereload.rollout.annotations import (
     ],
 )
 def test_auto_annotations(annotations: dict[str, str], cms: bool, secrets: bool) -> None:
-    policy = parse_policy(annotations, "Deployment")
+    policy = parse_policy(annotations, DEPLOYMENT.pause_annotations)
     assert (policy.auto_configmaps, policy.auto_secrets) == (cms, secrets)
     assert policy.active == (cms or secrets)
 
 
 def test_auto_reload_all_flag_makes_every_workload_auto() -> None:
-    policy = parse_policy({}, "StatefulSet", auto_all=True)
+    policy = parse_policy({}, auto_all=True)
     assert policy.auto_configmaps and policy.auto_secrets
 
 
@@ -41,7 +42,6 @@ def test_reload_lists_from_both_spellings_are_merged() -> None:
             "secret.reloader.stakater.com/reload": "s1",
             "kubereload.io/secrets": "s2 , s1",
         },
-        "DaemonSet",
     )
     assert policy.configmaps == {"a", "b", "c"}
     assert policy.secrets == {"s1", "s2"}
@@ -55,7 +55,6 @@ def test_search_keys_and_pause() -> None:
             "kubereload.io/keys": "app.yaml, level",
             "kubereload.io/pause-period": "1m30s",
         },
-        "StatefulSet",
     )
     assert policy.search and policy.active
     assert policy.keys == {"app.yaml", "level"}
@@ -65,13 +64,14 @@ def test_search_keys_and_pause() -> None:
 
 def test_reloader_pause_annotation_applies_to_deployments_only() -> None:
     ann = {"deployment.reloader.stakater.com/pause-period": "5m"}
-    assert parse_policy(ann, "Deployment").pause_period == 300.0
-    assert parse_policy(ann, "StatefulSet").pause_period is None
+    assert parse_policy(ann, DEPLOYMENT.pause_annotations).pause_period == 300.0
+    assert parse_policy(ann).pause_period is None
 
 
 def test_bad_values_are_reported_not_fatal() -> None:
     policy = parse_policy(
-        {"kubereload.io/pause-period": "soon", "kubereload.io/keys": " , "}, "Deployment"
+        {"kubereload.io/pause-period": "soon", "kubereload.io/keys": " , "},
+        DEPLOYMENT.pause_annotations,
     )
     assert policy.pause_period is None and policy.keys is None
     assert len(policy.problems) == 2

@@ -22,8 +22,10 @@ from rollout_helpers import (
 )
 
 from kubeapi.server import KubeAPIServer
+from kubereload.kube.data import DataKind
 from kubereload.rollout.decide import decide
-from kubereload.rollout.sources import SourceStore, obj_ref
+from kubereload.rollout.digests import DigestStore, data_ref
+from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.workloads import from_object
 
 AUTO = {"reloader.stakater.com/auto": "true"}
@@ -57,16 +59,16 @@ def test_change_rolls_once_and_restart_rolls_nothing(
 
 def desired(api: KubeAPIServer, name: str, kind: str = "Deployment") -> str | None:
     """The hash the controller should converge to, computed from the server's objects."""
-    store = SourceStore()
+    store = DigestStore()
     for obj in api.list("v1", "ConfigMap", "default"):
-        store.keep_keys(obj_ref("ConfigMap", obj))
-        store.put("ConfigMap", obj)
+        store.keep_keys(data_ref(DataKind.CONFIGMAP, obj))
+        store.put(DataKind.CONFIGMAP, obj)
     for obj in api.list("v1", "Secret", "default"):
-        store.keep_keys(obj_ref("Secret", obj))
-        store.put("Secret", obj)
+        store.keep_keys(data_ref(DataKind.SECRET, obj))
+        store.put(DataKind.SECRET, obj)
     obj = api.get("apps/v1", kind, "default", name)
     assert obj is not None
-    return decide(from_object(kind, obj), store).desired
+    return decide(from_object(KINDS[kind], obj), store).desired
 
 
 def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: Start) -> None:

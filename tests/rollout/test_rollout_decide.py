@@ -3,8 +3,11 @@
 from dataclasses import replace
 from typing import Any
 
-from kubereload.rollout.decide import Action, decide, dependencies
-from kubereload.rollout.sources import SourceStore
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
+from kubereload.rollout.decide import Outcome, decide, dependencies
+from kubereload.rollout.digests import DigestStore
+from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.workloads import Workload, from_object
 
 
@@ -21,7 +24,7 @@ def workload(
         meta_ann["kubereload.io/config-hash"] = baseline
     tmpl_ann = {"kubereload.io/config-hash": template_hash} if template_hash else {}
     return from_object(
-        "Deployment",
+        KINDS["Deployment"],
         {
             "metadata": {"name": "web", "namespace": "ns", "annotations": meta_ann},
             "spec": {
@@ -37,7 +40,7 @@ def workload(
     )
 
 
-def put_cm(store: SourceStore, name: str, data: dict[str, str], **ann: str) -> None:
+def put_cm(store: DigestStore, name: str, data: dict[str, str], **ann: str) -> None:
     store.put(
         "ConfigMap",
         {"metadata": {"name": name, "namespace": "ns", "annotations": ann}, "data": data},
@@ -48,7 +51,7 @@ VOL_A = [{"name": "a", "configMap": {"name": "a"}}]
 AUTO = {"reloader.stakater.com/auto": "true"}
 
 
-def adopted(w: Workload, store: SourceStore) -> Workload:
+def adopted(w: Workload, store: DigestStore) -> Workload:
     """The workload as it looks once its hash is recorded."""
     d = decide(w, store)
     assert d.desired is not None
@@ -56,47 +59,47 @@ def adopted(w: Workload, store: SourceStore) -> Workload:
 
 
 def test_first_sight_adopts_then_only_changes_roll() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"})
     w = workload(AUTO, volumes=VOL_A)
     first = decide(w, store)
-    assert first.action is Action.ADOPT
+    assert first.outcome is Outcome.ADOPT
     w = adopted(w, store)
-    assert decide(w, store).action is Action.NONE  # restart / relist: nothing to do
+    assert decide(w, store).outcome is Outcome.NONE  # restart / relist: nothing to do
     put_cm(store, "a", {"k": "2"})
     second = decide(w, store)
-    assert second.action is Action.ROLL and second.desired != first.desired
+    assert second.outcome is Outcome.ROLL and second.desired != first.desired
     put_cm(store, "a", {"k": "1"})  # changed back before the rollout: nothing to do
-    assert decide(w, store).action is Action.NONE
+    assert decide(w, store).outcome is Outcome.NONE
 
 
 def test_baseline_on_metadata_counts_as_current() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"})
     desired = decide(workload(AUTO, volumes=VOL_A), store).desired
     assert desired is not None
-    assert decide(workload(AUTO, volumes=VOL_A, baseline=desired), store).action is Action.NONE
+    assert decide(workload(AUTO, volumes=VOL_A, baseline=desired), store).outcome is Outcome.NONE
     put_cm(store, "a", {"k": "2"})
-    assert decide(workload(AUTO, volumes=VOL_A, baseline=desired), store).action is Action.ROLL
+    assert decide(workload(AUTO, volumes=VOL_A, baseline=desired), store).outcome is Outcome.ROLL
 
 
 def test_no_annotation_no_rollout() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"})
     d = decide(workload({}, volumes=VOL_A), store)
-    assert d.action is Action.NONE and d.reason == "no reload annotation"
+    assert d.outcome is Outcome.NONE and d.reason == "no reload annotation"
 
 
 def test_ignored_objects_do_not_count() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"}, **{"reloader.stakater.com/ignore": "true"})
     deps, ignored = dependencies(workload(AUTO, volumes=VOL_A), store)
     assert deps == [] and [i.name for i in ignored] == ["a"]
-    assert decide(workload(AUTO, volumes=VOL_A), store).action is Action.NONE
+    assert decide(workload(AUTO, volumes=VOL_A), store).outcome is Outcome.NONE
 
 
 def test_search_needs_match_on_the_object() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"}, **{"reloader.stakater.com/match": "true"})
     put_cm(store, "b", {"k": "1"})
     vols = [*VOL_A, {"name": "b", "configMap": {"name": "b"}}]
@@ -108,7 +111,7 @@ def test_search_needs_match_on_the_object() -> None:
 
 
 def test_per_kind_auto_and_named_lists() -> None:
-    store = SourceStore()
+    store = DigestStore()
     vols = [*VOL_A, {"name": "s", "secret": {"secretName": "s"}}]
     deps, ignored = dependencies(
         workload({"configmap.reloader.stakater.com/auto": "true"}, volumes=vols), store
@@ -121,30 +124,30 @@ def test_per_kind_auto_and_named_lists() -> None:
 
 
 def test_creating_a_missing_object_changes_the_hash() -> None:
-    store = SourceStore()
+    store = DigestStore()
     w = workload({"configmap.reloader.stakater.com/reload": "later"})
     w = adopted(w, store)
-    assert decide(w, store).action is Action.NONE
+    assert decide(w, store).outcome is Outcome.NONE
     put_cm(store, "later", {"k": "v"})
-    assert decide(w, store).action is Action.ROLL
+    assert decide(w, store).outcome is Outcome.ROLL
 
 
 def test_keys_filter_ignores_other_keys() -> None:
-    store = SourceStore()
-    ref = ("ns", "ConfigMap", "a")
+    store = DigestStore()
+    ref = ObjectRef(DataKind.CONFIGMAP, "ns", "a")
     store.keep_keys(ref)
     put_cm(store, "a", {"watched": "1", "other": "1"})
     w = adopted(workload({**AUTO, "kubereload.io/keys": "watched"}, volumes=VOL_A), store)
     put_cm(store, "a", {"watched": "1", "other": "2"})
-    assert decide(w, store).action is Action.NONE
+    assert decide(w, store).outcome is Outcome.NONE
     put_cm(store, "a", {"watched": "2", "other": "2"})
-    assert decide(w, store).action is Action.ROLL
+    assert decide(w, store).outcome is Outcome.ROLL
     put_cm(store, "a", {"other": "2"})  # the key removed: a change too
-    assert decide(w, store).action is Action.ROLL
+    assert decide(w, store).outcome is Outcome.ROLL
 
 
 def test_hash_covers_env_from_and_is_stable_across_reference_order() -> None:
-    store = SourceStore()
+    store = DigestStore()
     put_cm(store, "a", {"k": "1"})
     put_cm(store, "e", {"k": "1"})
     one = workload(AUTO, volumes=VOL_A, env_from=[{"configMapRef": {"name": "e"}}])

@@ -1,8 +1,9 @@
 """explain tells which objects a workload depends on, through what, and what a change would do."""
 
-from kubereload.rollout.decide import Action
+from kubereload.rollout.decide import Outcome
+from kubereload.rollout.digests import DigestStore
 from kubereload.rollout.explain import explain, sub_path_warnings
-from kubereload.rollout.sources import SourceStore
+from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.workloads import from_object
 
 WEB = {
@@ -43,13 +44,13 @@ WEB = {
 
 
 def test_explain_names_dependencies_routes_and_verdict() -> None:
-    store = SourceStore()
+    store = DigestStore()
     store.put(
         "ConfigMap",
         {"metadata": {"name": "web-config", "namespace": "shop"}, "data": {"web.yaml": "a: 1"}},
     )
-    text, decision = explain(from_object("Deployment", WEB), store)
-    assert decision.action is Action.ADOPT
+    text, decision = explain(from_object(KINDS["Deployment"], WEB), store)
+    assert decision.outcome is Outcome.ADOPT
     assert text.startswith("Deployment shop/web\n")
     assert "auto (ConfigMaps); Secrets tls; pause period 120s" in text
     assert "ConfigMap web-config [present] - referenced, auto annotation" in text
@@ -61,5 +62,5 @@ def test_explain_names_dependencies_routes_and_verdict() -> None:
 
 
 def test_sub_path_warning_once_per_object() -> None:
-    warnings = sub_path_warnings(from_object("Deployment", WEB))
+    warnings = sub_path_warnings(from_object(KINDS["Deployment"], WEB))
     assert len(warnings) == 1 and "web-config" in warnings[0]

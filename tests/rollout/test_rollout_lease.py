@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from kubereload.rollout.lease import (
+from kubereload.kube.lease import (
     Conflict,
     LeaderElector,
     LeaseRecord,

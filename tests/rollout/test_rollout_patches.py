@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.patches import (
     MERGE,
     STRATEGIC,
@@ -44,7 +45,7 @@ def test_adopt_touches_metadata_only() -> None:
 
 def test_default_strategy_patches_template_annotations() -> None:
     trig = Trigger("ConfigMap", "ns", "app", "d1g3st")
-    patch = rollout_patch("Deployment", "h1", triggers=[trig], containers=["app"], now=NOW)
+    patch = rollout_patch(KINDS["Deployment"], "h1", triggers=[trig], containers=["app"], now=NOW)
     assert patch.content_type == STRATEGIC
     annotations = patch.body["spec"]["template"]["metadata"]["annotations"]
     assert annotations["kubereload.io/config-hash"] == "h1"
@@ -63,7 +64,7 @@ def test_default_strategy_patches_template_annotations() -> None:
 def test_env_vars_strategy_merges_into_every_container_by_name() -> None:
     triggers = [Trigger("Secret", "ns", "db", "s1"), Trigger("ConfigMap", "ns", "app", "c1")]
     patch = rollout_patch(
-        "StatefulSet", "h2", strategy="env-vars", triggers=triggers, containers=["a", "b"]
+        KINDS["StatefulSet"], "h2", strategy="env-vars", triggers=triggers, containers=["a", "b"]
     )
     assert patch.content_type == STRATEGIC
     template = patch.body["spec"]["template"]
@@ -76,7 +77,7 @@ def test_env_vars_strategy_merges_into_every_container_by_name() -> None:
 
 
 def test_argo_rollout_restarts_through_restart_at() -> None:
-    patch = rollout_patch("Rollout", "h3", now=NOW)
+    patch = rollout_patch(KINDS["Rollout"], "h3", now=NOW)
     assert patch.content_type == MERGE
     assert patch.body == {
         "metadata": {"annotations": {"kubereload.io/config-hash": "h3"}},

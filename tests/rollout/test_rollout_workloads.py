@@ -2,11 +2,13 @@
 
 from typing import Any
 
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
+from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.workloads import (
     WorkloadIndex,
     from_object,
     keyed_refs,
-    rollout_in_progress,
 )
 
 
@@ -37,7 +39,7 @@ AUTO = {"reloader.stakater.com/auto": "true"}
 
 def test_reduce_keeps_references_and_hashes() -> None:
     w = from_object(
-        "Deployment",
+        KINDS["Deployment"],
         deployment(
             "web",
             {**AUTO, "kubereload.io/config-hash": "base"},
@@ -53,18 +55,21 @@ def test_reduce_keeps_references_and_hashes() -> None:
 
 def test_index_follows_add_update_delete() -> None:
     index = WorkloadIndex()
-    index.upsert(from_object("Deployment", deployment("web", AUTO, [cm_volume("a")])))
+    index.upsert(from_object(KINDS["Deployment"], deployment("web", AUTO, [cm_volume("a")])))
     index.upsert(
         from_object(
-            "StatefulSet",
+            KINDS["StatefulSet"],
             deployment("db", {"configmap.reloader.stakater.com/reload": "a,b"}),
         )
     )
-    a, b = ("default", "ConfigMap", "a"), ("default", "ConfigMap", "b")
+    a, b = (
+        ObjectRef(DataKind.CONFIGMAP, "default", "a"),
+        ObjectRef(DataKind.CONFIGMAP, "default", "b"),
+    )
     assert index.users(a) == {("Deployment", "default", "web"), ("StatefulSet", "default", "db")}
     assert index.users(b) == {("StatefulSet", "default", "db")}
     # update: web now mounts b instead of a
-    old = index.upsert(from_object("Deployment", deployment("web", AUTO, [cm_volume("b")])))
+    old = index.upsert(from_object(KINDS["Deployment"], deployment("web", AUTO, [cm_volume("b")])))
     assert old is not None
     assert index.users(a) == {("StatefulSet", "default", "db")}
     assert index.users(b) == {("Deployment", "default", "web"), ("StatefulSet", "default", "db")}
@@ -76,25 +81,27 @@ def test_index_follows_add_update_delete() -> None:
 
 def test_workloads_without_reload_annotations_are_not_indexed() -> None:
     index = WorkloadIndex()
-    index.upsert(from_object("Deployment", deployment("plain", {}, [cm_volume("a")])))
-    assert index.users(("default", "ConfigMap", "a")) == set()
+    index.upsert(from_object(KINDS["Deployment"], deployment("plain", {}, [cm_volume("a")])))
+    assert index.users(ObjectRef(DataKind.CONFIGMAP, "default", "a")) == set()
     assert len(index) == 1
 
 
 def test_namespaces_do_not_mix() -> None:
     index = WorkloadIndex()
-    index.upsert(from_object("Deployment", deployment("web", AUTO, [cm_volume("a")], ns="one")))
-    assert index.users(("two", "ConfigMap", "a")) == set()
-    assert index.users(("one", "ConfigMap", "a")) == {("Deployment", "one", "web")}
+    index.upsert(
+        from_object(KINDS["Deployment"], deployment("web", AUTO, [cm_volume("a")], ns="one"))
+    )
+    assert index.users(ObjectRef(DataKind.CONFIGMAP, "two", "a")) == set()
+    assert index.users(ObjectRef(DataKind.CONFIGMAP, "one", "a")) == {("Deployment", "one", "web")}
 
 
 def test_keyed_refs_only_for_workloads_with_keys() -> None:
-    plain = from_object("Deployment", deployment("w", AUTO, [cm_volume("a")]))
+    plain = from_object(KINDS["Deployment"], deployment("w", AUTO, [cm_volume("a")]))
     keyed = from_object(
-        "Deployment", deployment("w", {**AUTO, "kubereload.io/keys": "k"}, [cm_volume("a")])
+        KINDS["Deployment"], deployment("w", {**AUTO, "kubereload.io/keys": "k"}, [cm_volume("a")])
     )
     assert keyed_refs(plain) == set() and keyed_refs(None) == set()
-    assert keyed_refs(keyed) == {("default", "ConfigMap", "a")}
+    assert keyed_refs(keyed) == {ObjectRef(DataKind.CONFIGMAP, "default", "a")}
 
 
 def test_rollout_progress_read_from_status() -> None:
@@ -106,26 +113,26 @@ def test_rollout_progress_read_from_status() -> None:
         }
 
     done = {"observedGeneration": 2, "replicas": 2, "updatedReplicas": 2, "availableReplicas": 2}
-    assert not rollout_in_progress("Deployment", dep(done))
-    assert rollout_in_progress("Deployment", dep({**done, "observedGeneration": 1}))
-    assert rollout_in_progress("Deployment", dep({**done, "updatedReplicas": 1}))
-    assert rollout_in_progress("Deployment", dep({**done, "replicas": 3}))  # old pods left
-    assert rollout_in_progress("Deployment", dep({**done, "availableReplicas": 1}))
+    assert not KINDS["Deployment"].in_progress(dep(done))
+    assert KINDS["Deployment"].in_progress(dep({**done, "observedGeneration": 1}))
+    assert KINDS["Deployment"].in_progress(dep({**done, "updatedReplicas": 1}))
+    assert KINDS["Deployment"].in_progress(dep({**done, "replicas": 3}))  # old pods left
+    assert KINDS["Deployment"].in_progress(dep({**done, "availableReplicas": 1}))
     sts = {
         "observedGeneration": 2,
         "readyReplicas": 2,
         "currentRevision": "a",
         "updateRevision": "a",
     }
-    assert not rollout_in_progress("StatefulSet", dep(sts))
-    assert rollout_in_progress("StatefulSet", dep({**sts, "updateRevision": "b"}))
+    assert not KINDS["StatefulSet"].in_progress(dep(sts))
+    assert KINDS["StatefulSet"].in_progress(dep({**sts, "updateRevision": "b"}))
     ds = {
         "observedGeneration": 2,
         "desiredNumberScheduled": 3,
         "updatedNumberScheduled": 3,
         "numberAvailable": 3,
     }
-    assert not rollout_in_progress("DaemonSet", dep(ds))
-    assert rollout_in_progress("DaemonSet", dep({**ds, "numberAvailable": 2}))
-    assert not rollout_in_progress("Rollout", dep({}))
-    assert from_object("Deployment", deployment("w")).rolling  # no status yet: not done
+    assert not KINDS["DaemonSet"].in_progress(dep(ds))
+    assert KINDS["DaemonSet"].in_progress(dep({**ds, "numberAvailable": 2}))
+    assert not KINDS["Rollout"].in_progress(dep({}))
+    assert from_object(KINDS["Deployment"], deployment("w")).rolling  # no status yet: not done

@@ -8,27 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from kubereload.kube.data import DataKind
 from kubereload.sync.naming import subdirectory
-from kubereload.sync.objects import configmap_files, secret_files
+from kubereload.sync.objects import object_files
 from kubereload.sync.project import parse_items, project
 from kubereload.sync.selection import Selection, parse_ref, plan
 from kubereload.volume import AtomicWriter
 
 
-def test_configmap_data_is_text_and_binary_data_is_decoded() -> None:
-    obj = {
-        "data": {"app.yaml": "message: héllo\n"},
-        "binaryData": {"logo.bin": base64.b64encode(b"\x00\xff\x10").decode(), "bad": "%%%"},
-    }
-    files = configmap_files(obj)
-    assert files.files == {"app.yaml": "message: héllo\n".encode(), "logo.bin": b"\x00\xff\x10"}
+def test_object_files_are_the_decoded_keys_and_name_the_invalid_ones() -> None:
+    obj = {"data": {"ok": base64.b64encode(b"s3cr3t").decode(), "bad": "%%%"}}
+    files = object_files(DataKind.SECRET, obj)
+    assert files.files == {"ok": b"s3cr3t"}
     assert files.undecodable == ("bad",)
-
-
-def test_secret_data_is_decoded_and_string_data_ignored() -> None:
-    obj = {"data": {"password": base64.b64encode(b"s3cr3t").decode()}, "stringData": {"x": "y"}}
-    assert secret_files(obj).files == {"password": b"s3cr3t"}
-    assert secret_files({}).files == {}
 
 
 @pytest.mark.parametrize(
@@ -94,11 +86,11 @@ def test_parse_items() -> None:
 
 
 def test_subdirectory_names_are_unambiguous() -> None:
-    assert subdirectory("configmap", "prod", "app.conf", with_kind=False) == "prod_app.conf"
-    assert subdirectory("secret", "prod", "app", with_kind=True) == "secret_prod_app"
+    assert subdirectory(DataKind.CONFIGMAP, "prod", "app.conf", with_kind=False) == "prod_app.conf"
+    assert subdirectory(DataKind.SECRET, "prod", "app", with_kind=True) == "secret_prod_app"
     for bad in ("..", "a/b", "A", "x_y", ""):
         with pytest.raises(ValueError, match="not a DNS name"):
-            subdirectory("configmap", "ns", bad, with_kind=False)
+            subdirectory(DataKind.CONFIGMAP, "ns", bad, with_kind=False)
 
 
 def test_plan_sources() -> None:
@@ -106,9 +98,9 @@ def test_plan_sources() -> None:
     assert plan(
         configmaps=["app", "other/db"], secrets=["tls"], default_namespace="me", **common
     ) == [
-        Selection("configmap", "me", "app"),
-        Selection("configmap", "other", "db"),
-        Selection("secret", "me", "tls"),
+        Selection(DataKind.CONFIGMAP, "me", "app"),
+        Selection(DataKind.CONFIGMAP, "other", "db"),
+        Selection(DataKind.SECRET, "me", "tls"),
     ]
     assert plan(
         configmaps=[],
@@ -119,8 +111,8 @@ def test_plan_sources() -> None:
         all_namespaces=True,
         default_namespace="me",
     ) == [
-        Selection("configmap", None, label_selector="team=a"),
-        Selection("secret", None, label_selector="team=a"),
+        Selection(DataKind.CONFIGMAP, None, label_selector="team=a"),
+        Selection(DataKind.SECRET, None, label_selector="team=a"),
     ]
     with pytest.raises(ValueError, match="not both"):
         plan(configmaps=["a"], secrets=[], default_namespace="me", **{**common, "selector": "x=y"})
@@ -128,4 +120,4 @@ def test_plan_sources() -> None:
         plan(configmaps=[], secrets=[], default_namespace="me", **common)
     with pytest.raises(ValueError, match="NAMESPACE/NAME"):
         parse_ref("a/b/c", "me")
-    assert Selection("configmap", "ns", "n").field_selector == "metadata.name=n"
+    assert Selection(DataKind.CONFIGMAP, "ns", "n").field_selector == "metadata.name=n"

@@ -14,19 +14,16 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-import httpx2 as httpx
-
 from kubereload.admission.engine import SchemaUnavailable
 from kubereload.admission.rules import SchemaRef
-from kubereload.kube import CONFIGMAPS, ApiError, ClusterConfig, async_client
-from kubereload.kube.errors import response_error
+from kubereload.kube import CONFIGMAPS, ApiError, Cluster, KubeClient, KubeError, async_client
 
 
 class ApiSchemas:
     """A :class:`~kubereload.admission.engine.SchemaSource` on the cluster's ConfigMaps."""
 
     def __init__(
-        self, config: ClusterConfig, *, ttl: float = 5.0, timeout: float = 2.0, size: int = 256
+        self, config: Cluster, *, ttl: float = 5.0, timeout: float = 2.0, size: int = 256
     ) -> None:
         self.ttl, self.timeout, self.size = ttl, timeout, size
         self._cache: OrderedDict[tuple[str, str], tuple[float, dict[str, Any] | None]] = (
@@ -42,7 +39,7 @@ class ApiSchemas:
             self._make_client(config), self._loop
         ).result(30)
 
-    async def _make_client(self, config: ClusterConfig) -> httpx.AsyncClient:
+    async def _make_client(self, config: Cluster) -> KubeClient:
         return async_client(config, timeout=self.timeout)
 
     def fetch(self, ref: SchemaRef) -> bytes | None:
@@ -65,8 +62,8 @@ class ApiSchemas:
         except TimeoutError:
             future.cancel()
             raise SchemaUnavailable("the API server did not answer in time") from None
-        except (ApiError, httpx.HTTPError) as exc:
-            detail = f"HTTP {exc.code}" if isinstance(exc, ApiError) else type(exc).__name__
+        except KubeError as exc:
+            detail = f"HTTP {exc.code}" if isinstance(exc, ApiError) else "no answer"
             raise SchemaUnavailable(
                 f"reading ConfigMap {namespace}/{name} failed ({detail})"
             ) from None
@@ -78,16 +75,10 @@ class ApiSchemas:
         return obj
 
     async def _get(self, namespace: str, name: str) -> dict[str, Any] | None:
-        response = await self._client.get(CONFIGMAPS.path(namespace, name))
-        if response.status_code == 404:
-            return None
-        if response.status_code != 200:
-            raise response_error(response)
-        result: dict[str, Any] = response.json()
-        return result
+        return await self._client.get(CONFIGMAPS, namespace, name)
 
     def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result(5)
+        asyncio.run_coroutine_threadsafe(self._client.close(), self._loop).result(5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
         self._loop.close()

@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kubereload.admission.objects import decode_files
 from kubereload.admission.rules import (
     ANNOTATION_RULE,
     OPT_IN_LABEL,
@@ -28,6 +27,7 @@ from kubereload.admission.rules import (
 from kubereload.config import DEFAULT_LIMITS, ConfigError, Limits, format_for, parse
 from kubereload.config.model import validate_with
 from kubereload.config.schema import JsonSchema, SchemaError
+from kubereload.kube.data import DataKind, decode_data
 
 SYNTAX_RULE = "syntax"
 """The rule name of the check every key of a known format gets, when no rule names the key."""
@@ -191,8 +191,9 @@ class Engine:
         judged = labels.get(OPT_IN_LABEL) == "true" or bool(own) or bool(from_file) or bool(checks)
         if not judged or kind not in ("ConfigMap", "Secret"):
             return Verdict(kind, ns, name, judged=False)
-        files, undecodable = decode_files(obj)
-        for key in undecodable:
+        decoded = decode_data(DataKind(kind), obj)
+        files = decoded.values
+        for key in decoded.invalid:
             problem = ConfigError("not valid base64", kind="encoding", file=key)
             checks.append(Check(key, SYNTAX_RULE, "base64", (problem,)))
         rules = [*own, *from_file]

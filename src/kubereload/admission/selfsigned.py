@@ -22,8 +22,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kubereload.kube import SECRETS, ApiError, ClusterConfig, Resource, async_client
-from kubereload.kube.errors import response_error
+from kubereload.kube import (
+    SECRETS,
+    ApiError,
+    Cluster,
+    ConflictError,
+    KubeClient,
+    Resource,
+    async_client,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +203,7 @@ class SelfSigned:
 
     def __init__(
         self,
-        config: ClusterConfig,
+        config: Cluster,
         *,
         namespace: str,
         secret: str,
@@ -221,11 +228,10 @@ class SelfSigned:
             await self._write_ca_bundle(client, issued.ca_cert)
         return write_files(issued, self.directory)
 
-    async def _certificate(self, client: Any) -> Issued:
-        path = SECRETS.path(self.namespace, self.secret)
+    async def _certificate(self, client: KubeClient) -> Issued:
         for _ in range(5):
-            response = await client.get(path)
-            if response.status_code == 404:
+            obj = await client.get(SECRETS, self.namespace, self.secret)
+            if obj is None:
                 issued = issue(self.hosts)
                 body = {
                     "apiVersion": "v1",
@@ -234,57 +240,48 @@ class SelfSigned:
                     "type": "Opaque",
                     "data": issued.secret_data(),
                 }
-                created = await client.post(SECRETS.path(self.namespace), json=body)
-                if created.status_code == 409:
+                try:
+                    await client.create(SECRETS, self.namespace, body)
+                except ConflictError:
                     continue  # another replica was first: use its certificate
-                if created.status_code != 201:
-                    raise response_error(created)
                 log.info(
                     "created the CA and certificate in Secret %s/%s", self.namespace, self.secret
                 )
                 return issued
-            if response.status_code != 200:
-                raise response_error(response)
-            obj = response.json()
             current = Issued.from_secret(obj)
             if current is not None and not needs_renewal(current, self.hosts):
                 return current
             issued = issue(self.hosts, current)  # same CA when there is one: caBundle holds
             obj["data"] = issued.secret_data()
-            replaced = await client.put(path, json=obj)  # resourceVersion kept: a lost race 409s
-            if replaced.status_code == 409:
+            try:  # resourceVersion kept: a lost race is a conflict
+                await client.replace(SECRETS, self.namespace, self.secret, obj)
+            except ConflictError:
                 continue
-            if replaced.status_code != 200:
-                raise response_error(replaced)
             log.info("renewed the certificate in Secret %s/%s", self.namespace, self.secret)
             return issued
         raise ApiError(409, "Conflict", "the certificate Secret kept changing under us")
 
-    async def _write_ca_bundle(self, client: Any, ca_cert: bytes) -> None:
-        path = WEBHOOK_CONFIGURATIONS.path(None, self.webhook_configuration)
+    async def _write_ca_bundle(self, client: KubeClient, ca_cert: bytes) -> None:
+        name = self.webhook_configuration
         bundle = base64.b64encode(ca_cert).decode()
         for _ in range(5):
-            response = await client.get(path)
-            if response.status_code == 404:
+            obj = await client.get(WEBHOOK_CONFIGURATIONS, "", name)
+            if obj is None:
                 log.warning(
                     "ValidatingWebhookConfiguration %s does not exist yet: its caBundle is "
                     "written at the next check",
-                    self.webhook_configuration,
+                    name,
                 )
                 return
-            if response.status_code != 200:
-                raise response_error(response)
-            obj = response.json()
             webhooks = obj.get("webhooks") or []
             if all((w.get("clientConfig") or {}).get("caBundle") == bundle for w in webhooks):
                 return
             for webhook in webhooks:
                 webhook.setdefault("clientConfig", {})["caBundle"] = bundle
-            replaced = await client.put(path, json=obj)
-            if replaced.status_code == 409:
+            try:
+                await client.replace(WEBHOOK_CONFIGURATIONS, "", name, obj)
+            except ConflictError:
                 continue
-            if replaced.status_code != 200:
-                raise response_error(replaced)
             log.info("wrote the CA into %s's caBundle", self.webhook_configuration)
             return
         raise ApiError(409, "Conflict", "the webhook configuration kept changing under us")

@@ -12,17 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
 from kubereload.apisource.loop import shared as background
 from kubereload.config.source import OnSnapshot, OnUnreadable
-from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.config import Cluster, async_client
+from kubereload.kube.data import DataKind
 from kubereload.kube.errors import ApiError
 from kubereload.kube.informer import Informer, Key, StalledError
-from kubereload.kube.resources import CONFIGMAPS, SECRETS, Resource
-from kubereload.sync.objects import ObjectFiles, configmap_files, secret_files
+from kubereload.sync.objects import object_files
 from kubereload.volume import Layout, Snapshot, SnapshotError
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 Kind = Literal["configmap", "secret"]
 Deleted = Literal["keep", "error"]
 
-_RESOURCES: dict[str, tuple[Resource, Callable[[Mapping[str, Any]], ObjectFiles]]] = {
-    "configmap": (CONFIGMAPS, configmap_files),
-    "secret": (SECRETS, secret_files),
-}
 _FATAL_AT_START = (401, 403)
 
 
@@ -84,7 +80,7 @@ class ApiSource:
         name: str,
         *,
         namespace: str,
-        cluster: ClusterConfig,
+        cluster: Cluster,
         key: str | None = None,
         deleted: Deleted = "keep",
         timeout: float = 30.0,
@@ -96,7 +92,8 @@ class ApiSource:
         self.deleted = deleted
         self.timeout = timeout
         self._cluster = cluster
-        self._resource, self._decode = _RESOURCES[kind]
+        self._data_kind = DataKind.parse(kind)
+        self._resource = self._data_kind.resource
         self._lock = threading.Lock()
         self._state: Any = None  # None (not listed yet), _DELETED, or an ObjectVersion
         self._delivered: str | None = None
@@ -213,7 +210,7 @@ class ApiSource:
 
     def _transform(self, obj: dict[str, Any]) -> ObjectVersion:
         metadata = obj["metadata"]
-        decoded = self._decode(obj)
+        decoded = object_files(self._data_kind, obj)
         files, problem = dict(decoded.files), None
         if self.key is not None:
             if self.key in decoded.undecodable:

@@ -21,11 +21,10 @@ from kubereload.cli.flags import add_kube_flags, add_service_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.usage import help_text
 from kubereload.cli.values import duration
-from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
+from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
+from kubereload.kube.lease import ApiLeaseStore, LeaderElector
 from kubereload.kube.status import stop_on_signals
-from kubereload.rollout.api import HttpLeaseStore
 from kubereload.rollout.controller import Controller, Settings
-from kubereload.rollout.lease import LeaderElector
 from kubereload.rollout.patches import STRATEGIES
 from kubereload.server import HealthRegistry, Registry, StatusServer, parse_listen
 
@@ -205,7 +204,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def serve(
-    config: ClusterConfig,
+    config: Cluster,
     settings: Settings,
     registry: Registry,
     health: HealthRegistry,
@@ -216,7 +215,7 @@ async def serve(
     async with async_client(config) as client:
         elector: LeaderElector | None = None
         if args.leader_elect:
-            store = HttpLeaseStore(
+            store = ApiLeaseStore(
                 client,
                 loop,
                 args.leader_election_name,

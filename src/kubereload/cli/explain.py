@@ -12,43 +12,23 @@ import asyncio
 import logging
 import sys
 
-import httpx2 as httpx
-
 from kubereload.cli.env import ENV_HELP, apply_env
 from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.usage import help_text
-from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
-from kubereload.kube.errors import ApiError
-from kubereload.rollout import api
-from kubereload.rollout.controller import SOURCE_RESOURCES
-from kubereload.rollout.explain import explain
-from kubereload.rollout.sources import SourceStore, summarize
-from kubereload.rollout.workloads import from_object
+from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
+from kubereload.kube.errors import KubeError
+from kubereload.rollout.explain import explain_workload
+from kubereload.rollout.kinds import BY_ALIAS, KINDS, WorkloadKind
 
 log = logging.getLogger(__name__)
 
-KIND_NAMES = {
-    "deployment": "Deployment",
-    "deployments": "Deployment",
-    "deploy": "Deployment",
-    "statefulset": "StatefulSet",
-    "statefulsets": "StatefulSet",
-    "sts": "StatefulSet",
-    "daemonset": "DaemonSet",
-    "daemonsets": "DaemonSet",
-    "ds": "DaemonSet",
-    "rollout": "Rollout",
-    "rollouts": "Rollout",
-}
 
-
-def workload_ref(text: str) -> tuple[str, str]:
+def workload_ref(text: str) -> tuple[WorkloadKind, str]:
     kind, sep, name = text.partition("/")
-    if not sep or not name or kind.lower() not in KIND_NAMES:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected KIND/NAME with KIND deployment, statefulset, daemonset or rollout"
-        )
-    return KIND_NAMES[kind.lower()], name
+    if not sep or not name or kind.lower() not in BY_ALIAS:
+        names = ", ".join(k.aliases[0] for k in KINDS.values())
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND/NAME with KIND one of {names}")
+    return BY_ALIAS[kind.lower()], name
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -82,7 +62,7 @@ def handle(args: argparse.Namespace) -> int:
     namespace = args.namespace or config.namespace
     try:
         text = asyncio.run(_explain(config, kind, namespace, name, args.auto_reload_all))
-    except (ApiError, httpx.HTTPError) as err:
+    except KubeError as err:
         log.error("reading from %s failed: %s", config.server, err)
         return 1
     if text is None:
@@ -93,19 +73,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _explain(
-    config: ClusterConfig, kind: str, namespace: str, name: str, auto_all: bool
+    cluster: Cluster, kind: WorkloadKind, namespace: str, name: str, auto_all: bool
 ) -> str | None:
-    async with async_client(config) as client:
-        obj = await api.get(client, api.WORKLOAD_RESOURCES[kind], namespace, name)
-        if obj is None:
-            return None
-        workload = from_object(kind, obj, auto_all=auto_all)
-        store = SourceStore()
-        refs = {(namespace, r.kind, r.name) for r in workload.refs} | workload.candidates()
-        for ref in sorted(refs):
-            source = await api.get(client, SOURCE_RESOURCES[ref[1]], ref[0], ref[2])
-            if source is not None:
-                keyed = workload.policy.keys is not None
-                store.set(ref, summarize(ref[1], source, with_keys=keyed))
-        text, _ = explain(workload, store)
-        return text
+    async with async_client(cluster) as client:
+        return await explain_workload(client, kind, namespace, name, auto_all=auto_all)

@@ -12,16 +12,14 @@ import asyncio
 import logging
 from pathlib import Path
 
-import httpx2 as httpx
-
 from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
 from kubereload.cli.flags import add_action_flags, add_kube_flags, add_service_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.options import log_secrets, reload_options
 from kubereload.cli.usage import fail, help_text
 from kubereload.cli.values import duration, file_mode
-from kubereload.kube.config import ClusterConfig, KubeConfigError, async_client, load_config
-from kubereload.kube.errors import ApiError
+from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
+from kubereload.kube.errors import KubeError
 from kubereload.sidecar import Sidecar, SidecarOptions
 from kubereload.sync.project import parse_items
 from kubereload.sync.runner import ChangeGate, sync_once
@@ -174,13 +172,13 @@ def _plan(args: argparse.Namespace, default_namespace: str) -> list[Selection]:
     )
 
 
-async def _once(config: ClusterConfig, selections: list[Selection], options: WriterOptions) -> int:
+async def _once(config: Cluster, selections: list[Selection], options: WriterOptions) -> int:
     writer = SyncWriter(options, lambda _source: None)
     writer.synced()  # log every write
     try:
         async with async_client(config) as client:
             unwritten = await sync_once(client, selections, writer)
-    except (ApiError, httpx.HTTPError) as err:
+    except KubeError as err:
         log.error("reading from %s failed: %s", config.server, err)
         return 1
     if unwritten:  # an init container must not start the app on a partial directory

@@ -1,13 +1,24 @@
-"""The Kubernetes API: which cluster and credentials, and informers that mirror a kind."""
+"""The Kubernetes API, and the only HTTP layer to it: which cluster and credentials, a client by
+verb whose errors are kubereload's own, informers that mirror a kind, the leader Lease, and
+ConfigMap/Secret data decoded once."""
 
+from kubereload.kube.client import KubeClient
 from kubereload.kube.config import (
-    ClusterConfig,
+    Cluster,
     KubeConfigError,
     RotatingTokenFileAuth,
     async_client,
     load_config,
 )
-from kubereload.kube.errors import ApiError, GoneError
+from kubereload.kube.data import DataKind, DecodedData, decode_data
+from kubereload.kube.errors import (
+    ApiError,
+    ConflictError,
+    GoneError,
+    KubeError,
+    ReadTimeoutError,
+    TransportError,
+)
 from kubereload.kube.informer import (
     Handler,
     Informer,
@@ -23,6 +34,7 @@ from kubereload.kube.resources import (
     NAMESPACES,
     SECRETS,
     STATEFULSETS,
+    ObjectRef,
     Resource,
 )
 
@@ -34,16 +46,25 @@ __all__ = [
     "SECRETS",
     "STATEFULSETS",
     "ApiError",
-    "ClusterConfig",
+    "Cluster",
+    "ConflictError",
+    "DataKind",
+    "DecodedData",
     "GoneError",
     "Handler",
     "Informer",
     "InformerState",
     "Key",
+    "KubeClient",
     "KubeConfigError",
+    "KubeError",
+    "ObjectRef",
+    "ReadTimeoutError",
     "Resource",
     "RotatingTokenFileAuth",
+    "TransportError",
     "async_client",
+    "decode_data",
     "list_pages",
     "load_config",
     "object_key",

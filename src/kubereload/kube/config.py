@@ -21,6 +21,8 @@ from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import SERVICE_ACCOUNT, KubeConfig, SingleConfig
 from lightkube.core.exceptions import ConfigError
 
+from kubereload.kube.client import KubeClient
+
 DEFAULT_KUBECONFIG = "~/.kube/config"
 
 
@@ -29,7 +31,7 @@ class KubeConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class ClusterConfig:
+class Cluster:
     """The chosen context: the lightkube configuration plus its default namespace."""
 
     single: SingleConfig
@@ -53,7 +55,7 @@ def load_config(
     context: str | None = None,
     *,
     service_account: str = SERVICE_ACCOUNT,
-) -> ClusterConfig:
+) -> Cluster:
     """Pick the cluster: ``kubeconfig`` if given, else ``$KUBECONFIG``, else the pod's service
     account, else ``~/.kube/config``; ``context`` selects a kubeconfig context."""
     use_cluster = kubeconfig is None and "KUBECONFIG" not in os.environ
@@ -65,7 +67,7 @@ def load_config(
         except (ConfigError, KeyError) as err:
             raise KubeConfigError(f"in-cluster configuration in {service_account}: {err}") from err
         assert single is not None
-        return ClusterConfig(single, f"in-cluster service account {service_account}")
+        return Cluster(single, f"in-cluster service account {service_account}")
     path = _kubeconfig_path(kubeconfig)
     try:
         single = KubeConfig.from_file(path).get(context)
@@ -74,7 +76,7 @@ def load_config(
     except (OSError, KeyError, TypeError, ValueError) as err:
         raise KubeConfigError(f"kubeconfig {path}: cannot read it ({type(err).__name__})") from err
     assert single is not None
-    return ClusterConfig(single, f"kubeconfig {path} context {single.context_name}")
+    return Cluster(single, f"kubeconfig {path} context {single.context_name}")
 
 
 def _kubeconfig_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -161,11 +163,12 @@ def _requests_log_at_debug() -> None:
             http_logger.addFilter(_REQUEST_LOG_FILTER)
 
 
-def async_client(config: ClusterConfig, *, timeout: float = 30.0) -> httpx.AsyncClient:
-    """An httpx client for the cluster: base URL, TLS and credentials set; JSON by default;
-    TCP keepalive on every connection; request lines logged at DEBUG."""
+def async_client(cluster: Cluster, *, timeout: float = 30.0) -> KubeClient:
+    """A client for the cluster (close it, or use it as ``async with``): base URL, TLS and
+    credentials set; JSON by default; TCP keepalive on every connection; request lines logged
+    at DEBUG."""
     _requests_log_at_debug()
-    single = config.single
+    single = cluster.single
     user = single.user
     if user is None:
         auth: httpx.Auth | None = None
@@ -183,10 +186,11 @@ def async_client(config: ClusterConfig, *, timeout: float = 30.0) -> httpx.Async
     transport = httpx.AsyncHTTPTransport(
         verify=verify, limits=limits, socket_options=keepalive_options()
     )
-    return httpx.AsyncClient(
+    http = httpx.AsyncClient(
         base_url=single.cluster.server,
         auth=auth,
         timeout=httpx.Timeout(timeout),
         transport=transport,
         headers={"Accept": "application/json", "User-Agent": "kubereload"},
     )
+    return KubeClient(http)

@@ -26,10 +26,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-import httpx2 as httpx
-
 from kubereload.backoff import Backoff
-from kubereload.kube.errors import ApiError, GoneError, response_error, status_error
+from kubereload.kube.client import KubeClient
+from kubereload.kube.errors import (
+    ApiError,
+    ConnectError,
+    GoneError,
+    ReadTimeoutError,
+    TransportError,
+    status_error,
+)
 from kubereload.kube.resources import Resource
 
 logger = logging.getLogger(__name__)
@@ -92,7 +98,7 @@ def _identity(obj: dict[str, Any]) -> Any:
 
 
 async def list_pages(
-    client: httpx.AsyncClient,
+    client: KubeClient,
     resource: Resource,
     *,
     namespace: str | None = None,
@@ -108,12 +114,8 @@ async def list_pages(
         params["labelSelector"] = label_selector
     if field_selector:
         params["fieldSelector"] = field_selector
-    path = resource.path(namespace)
     while True:
-        response = await client.get(path, params=params)
-        if response.status_code != 200:
-            raise response_error(response)
-        body = response.json()
+        body = await client.list(resource, namespace, params)
         metadata = body.get("metadata") or {}
         yield body.get("items") or [], str(metadata.get("resourceVersion") or "")
         token = metadata.get("continue")
@@ -134,7 +136,7 @@ class Informer(Generic[T]):
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: KubeClient,
         resource: Resource,
         handler: Handler[T],
         *,
@@ -239,14 +241,18 @@ class Informer(Generic[T]):
                 self._failed(f"API error: {err}", err)
                 self._reset_backoff_after_progress()
                 delay = err.retry_after if err.retry_after is not None else self.backoff.next()
-            except httpx.ConnectError as err:
-                self._failed(f"cannot connect: {type(err).__name__}: {err}", err)
+            except ConnectError as err:
+                self._failed(f"cannot connect: {err}", err)
                 self._progressed = False
                 # Whatever answers next is a server (re)started since: its errors start the
                 # general back-off over, instead of inheriting what the outage grew.
                 self.backoff.reset()
                 delay = self._connect_backoff.next()
-            except (httpx.HTTPError, ValueError, KeyError, TypeError) as err:
+            except TransportError as err:
+                self._failed(f"connection error: {err}", err)
+                self._reset_backoff_after_progress()
+                delay = self.backoff.next()
+            except (ValueError, KeyError, TypeError) as err:
                 self._failed(f"connection error: {type(err).__name__}: {err}", err)
                 self._reset_backoff_after_progress()
                 delay = self.backoff.next()
@@ -341,25 +347,24 @@ class Informer(Generic[T]):
             params["fieldSelector"] = self.field_selector
         # The read timeout is the stall detector. A healthy server ends the watch after
         # timeoutSeconds, quiet or not; no byte for longer than that means a dead connection.
-        timeout = httpx.Timeout(30.0, read=server_timeout + self.stall_timeout)
         received = False
         self._progressed = False
         try:
-            async with self.client.stream(
-                "GET", self.resource.path(self.namespace), params=params, timeout=timeout
-            ) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    raise response_error(response)
+            async with self.client.watch(
+                self.resource,
+                self.namespace,
+                params,
+                read_timeout=server_timeout + self.stall_timeout,
+            ) as lines:
                 self.state.connected = True
                 if self.on_connection is not None:
                     self.on_connection(None)
                 self.state.watches += 1
-                async for line in response.aiter_lines():
+                async for line in lines:
                     if line.strip():
                         await self._event(json.loads(line))
                         received = self._progressed = True
-        except httpx.ReadTimeout as err:
+        except ReadTimeoutError as err:
             raise StalledError from err
         return received
 

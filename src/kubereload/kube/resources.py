@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
+
+
+class ObjectRef(NamedTuple):
+    """One namespaced object by kind, namespace and name: the one key, in this one order."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
 
 
 @dataclass(frozen=True)
@@ -33,3 +45,5 @@ NAMESPACES = Resource("v1", "Namespace", "namespaces", namespaced=False)
 DEPLOYMENTS = Resource("apps/v1", "Deployment", "deployments")
 STATEFULSETS = Resource("apps/v1", "StatefulSet", "statefulsets")
 DAEMONSETS = Resource("apps/v1", "DaemonSet", "daemonsets")
+EVENTS = Resource("v1", "Event", "events")
+LEASES = Resource("coordination.k8s.io/v1", "Lease", "leases")

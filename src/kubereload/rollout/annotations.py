@@ -75,8 +75,12 @@ class Policy:
         )
 
 
-def parse_policy(annotations: Mapping[str, str], kind: str, *, auto_all: bool = False) -> Policy:
-    """Read a workload's policy; ``auto_all`` (``--auto-reload-all``) treats every one as auto."""
+def parse_policy(
+    annotations: Mapping[str, str], pause_names: tuple[str, ...] = (), *, auto_all: bool = False
+) -> Policy:
+    """Read a workload's policy; ``pause_names``: its kind's own pause-period annotations
+    (Reloader's are per kind), after kubereload's; ``auto_all`` (``--auto-reload-all``)
+    treats every workload as auto."""
     auto = auto_all or _true(annotations, AUTO)
     problems: list[str] = []
     keys: frozenset[str] | None = None
@@ -86,8 +90,7 @@ def parse_policy(annotations: Mapping[str, str], kind: str, *, auto_all: bool = 
             problems.append(f"{KEYS} is empty; all keys count")
             keys = None
     pause: float | None = None
-    pause_names = [PAUSE_PERIOD] + ([RELOADER_DEPLOYMENT_PAUSE] if kind == "Deployment" else [])
-    for name in pause_names:
+    for name in (PAUSE_PERIOD, *pause_names):
         if name in annotations:
             try:
                 pause = parse_duration(annotations[name])

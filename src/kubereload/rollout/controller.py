@@ -18,39 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import httpx2 as httpx
-
-from kubereload.kube.errors import ApiError
+from kubereload.kube.client import KubeClient
+from kubereload.kube.data import DataKind, decode_data
+from kubereload.kube.errors import ApiError, KubeError
 from kubereload.kube.informer import Informer, Key
-from kubereload.kube.resources import (
-    CONFIGMAPS,
-    DAEMONSETS,
-    DEPLOYMENTS,
-    NAMESPACES,
-    SECRETS,
-    STATEFULSETS,
-    Resource,
-)
+from kubereload.kube.resources import EVENTS, NAMESPACES, ObjectRef
 from kubereload.kube.status import InformerStatus, run_informers
-from kubereload.rollout import api
-from kubereload.rollout.decide import Action, Dependency, decide
+from kubereload.rollout.decide import Dependency, Outcome, decide
+from kubereload.rollout.digests import DigestStore, ObjectDigest, data_ref, summarize
+from kubereload.rollout.events import event_body
 from kubereload.rollout.explain import sub_path_warnings
+from kubereload.rollout.kinds import KINDS, WorkloadKind
 from kubereload.rollout.patches import Patch, Strategy, Trigger, adopt_patch, rollout_patch
-from kubereload.rollout.refs import Kind
-from kubereload.rollout.sources import ObjRef, SourceState, SourceStore, obj_ref, summarize
 from kubereload.rollout.storm import RolloutQueue
-from kubereload.rollout.workloads import (
-    Workload,
-    WorkloadIndex,
-    WorkloadKey,
-    from_object,
-    keyed_refs,
-)
+from kubereload.rollout.workloads import Workload, WorkloadIndex, from_object, keyed_refs
 from kubereload.server import HealthRegistry, Registry
 
 log = logging.getLogger(__name__)
 
-SOURCE_RESOURCES: dict[Kind, Resource] = {"ConfigMap": CONFIGMAPS, "Secret": SECRETS}
 ADOPT_CONCURRENCY = 8
 ECHO_WAIT = 60.0  # seconds a written hash may take to come back through the watch
 
@@ -110,18 +95,41 @@ class Metrics:
         self.leader = r.gauge("leader", "1 while this replica is the one that acts.")
 
 
-class _SourceHandler:
-    def __init__(self, controller: Controller, kind: Kind) -> None:
+@dataclass
+class Holding:
+    """A rollout holding a ``--max-concurrent`` slot until the workload's status says done."""
+
+    desired: str
+    pause: float | None
+    timeout: asyncio.TimerHandle
+
+
+@dataclass
+class WorkloadState:
+    """What the controller remembers about one workload between events (see ``forget``)."""
+
+    triggers: set[tuple[DataKind, str]] = field(default_factory=set)  # changed since last roll
+    changed_at: float | None = None  # first change not rolled yet (for the latency metric)
+    warned: bool = False  # subPath warnings given
+    # hash last written, until the watch shows it: a late echo of an older write must not look
+    # like a workload that still needs rolling
+    written: tuple[str, float] | None = None
+    holding: Holding | None = None
+    adopting: bool | None = None  # None: not adopting; True: a change came meanwhile
+
+
+class _DataHandler:
+    def __init__(self, controller: Controller, kind: DataKind) -> None:
         self.c, self.kind = controller, kind
 
-    def on_add(self, key: Key, state: SourceState) -> None:
-        self.c.source_changed((key[0], self.kind, key[1]), state)
+    def on_add(self, key: Key, digest: ObjectDigest) -> None:
+        self.c.data_changed(ObjectRef(self.kind, *key), digest)
 
-    def on_update(self, key: Key, old: SourceState, new: SourceState) -> None:
-        self.c.source_changed((key[0], self.kind, key[1]), new)
+    def on_update(self, key: Key, old: ObjectDigest, new: ObjectDigest) -> None:
+        self.c.data_changed(ObjectRef(self.kind, *key), new)
 
-    def on_delete(self, key: Key, old: SourceState) -> None:
-        self.c.source_changed((key[0], self.kind, key[1]), None)
+    def on_delete(self, key: Key, old: ObjectDigest) -> None:
+        self.c.data_changed(ObjectRef(self.kind, *key), None)
 
 
 class _WorkloadHandler:
@@ -161,7 +169,7 @@ class Controller:
 
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: KubeClient,
         settings: Settings,
         registry: Registry,
         health: HealthRegistry,
@@ -176,9 +184,9 @@ class Controller:
         self.leading = leading
         self.clock = clock
         self.metrics = Metrics(registry)
-        self.store = SourceStore()
+        self.store = DigestStore()
         self.index = WorkloadIndex()
-        self.queue: RolloutQueue[WorkloadKey] = RolloutQueue(
+        self.queue: RolloutQueue[ObjectRef] = RolloutQueue(
             debounce=settings.debounce,
             max_concurrent=settings.max_concurrent,
             rate=settings.rate,
@@ -187,15 +195,7 @@ class Controller:
         self.active = asyncio.Event()  # set while this replica leads
         self.synced = False
         self._wake = asyncio.Event()
-        self._triggers: dict[WorkloadKey, set[tuple[Kind, str]]] = {}
-        self._changed_at: dict[WorkloadKey, float] = {}
-        self._warned: set[WorkloadKey] = set()
-        # hash last written to each workload, until the watch shows it: a late echo of an older
-        # write must not look like a workload that still needs rolling
-        self._written: dict[WorkloadKey, tuple[str, float]] = {}
-        # with max_concurrent: rollouts holding a slot until their status says done
-        self._rolling: dict[WorkloadKey, tuple[str, float | None, asyncio.TimerHandle]] = {}
-        self._adopting: dict[WorkloadKey, bool] = {}  # key -> a change came meanwhile
+        self.states: dict[ObjectRef, WorkloadState] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._adopt_slots = asyncio.Semaphore(ADOPT_CONCURRENCY)
         self.namespace_informer: Informer[str] | None = None
@@ -205,20 +205,20 @@ class Controller:
     def _scopes(self) -> list[str | None]:
         return list(self.settings.namespaces) or [None]
 
-    def _source_transform(self, kind: Kind) -> Callable[[dict[str, Any]], SourceState]:
+    def _data_transform(self, kind: DataKind) -> Callable[[dict[str, Any]], ObjectDigest]:
         store = self.store
 
-        def transform(obj: dict[str, Any]) -> SourceState:
-            ref = obj_ref(kind, obj)
-            try:
-                return summarize(kind, obj, with_keys=store.wants_keys(ref))
-            except ValueError as err:  # malformed base64: count the raw text, say so once
-                log.warning("%s %s/%s: %s", kind, ref[0], ref[2], err)
-                return summarize("ConfigMap", {"data": obj.get("data") or {}})
+        def transform(obj: dict[str, Any]) -> ObjectDigest:
+            ref = data_ref(kind, obj)
+            decoded = decode_data(kind, obj)
+            for problem in decoded.problems():
+                log.warning("%s: %s; it counts as one invalid value", ref, problem)
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            return summarize(decoded, annotations, with_keys=store.wants_keys(ref))
 
         return transform
 
-    def _workload_transform(self, kind: str) -> Callable[[dict[str, Any]], Workload]:
+    def _workload_transform(self, kind: WorkloadKind) -> Callable[[dict[str, Any]], Workload]:
         auto_all = self.settings.auto_all
         return lambda obj: from_object(kind, obj, auto_all=auto_all)
 
@@ -236,42 +236,47 @@ class Controller:
                 **common,
             )
             informers.append(self.namespace_informer)
-        kinds = [DEPLOYMENTS, STATEFULSETS, DAEMONSETS]
-        argo = s.argo_rollouts
-        if argo is None:
-            try:
-                argo = await api.served(self.client, api.ROLLOUTS)
-            except httpx.HTTPError:
-                argo = False
-        if argo:
-            kinds.append(api.ROLLOUTS)
-            log.info("Argo Rollouts found: watching rollouts too")
+        kinds = [kind for kind in KINDS.values() if not kind.optional]
+        for kind in KINDS.values():
+            if kind.optional and await self._watch_optional(kind):
+                kinds.append(kind)
         for scope in self._scopes():
-            for kind, resource in SOURCE_RESOURCES.items():
+            for data_kind in DataKind:
                 informers.append(
                     Informer(
                         self.client,
-                        resource,
-                        _SourceHandler(self, kind),
-                        transform=self._source_transform(kind),
+                        data_kind.resource,
+                        _DataHandler(self, data_kind),
+                        transform=self._data_transform(data_kind),
                         namespace=scope,
                         label_selector=s.resource_selector,
                         **common,
                     )
                 )
-            for resource in kinds:
+            for kind in kinds:
                 informers.append(
                     Informer(
                         self.client,
-                        resource,
+                        kind.resource,
                         _WorkloadHandler(self),
-                        transform=self._workload_transform(resource.kind),
+                        transform=self._workload_transform(kind),
                         namespace=scope,
                         **common,
                     )
                 )
         self.informers = informers
         return informers
+
+    async def _watch_optional(self, kind: WorkloadKind) -> bool:
+        """Whether to watch a CRD kind: ``--argo-rollouts`` says, or else whether it is served."""
+        wanted = self.settings.argo_rollouts
+        if wanted is None:
+            wanted = await self.client.served(kind.resource)
+            if wanted:
+                log.info(
+                    "%s found: watching %s too", kind.resource.api_version, kind.resource.plural
+                )
+        return wanted
 
     # -- events --------------------------------------------------------------------------------
     def allowed(self, namespace: str) -> bool:
@@ -281,17 +286,31 @@ class Controller:
             return self.namespace_informer.get(("", namespace)) is not None
         return True
 
-    def source_changed(self, ref: ObjRef, state: SourceState | None) -> None:
-        changed = self.store.delete(ref) if state is None else self.store.set(ref, state)
+    def state(self, key: ObjectRef) -> WorkloadState:
+        found = self.states.get(key)
+        if found is None:
+            found = self.states[key] = WorkloadState()
+        return found
+
+    def forget(self, key: ObjectRef) -> None:
+        """A workload is gone: release its slot and drop everything remembered about it."""
+        self._finish(key)
+        self.queue.forget(key)
+        self.states.pop(key, None)
+
+    def data_changed(self, ref: ObjectRef, digest: ObjectDigest | None) -> None:
+        changed = self.store.delete(ref) if digest is None else self.store.set(ref, digest)
         if not (changed and self.synced):
             return
         now = self.clock()
         for key in self.index.users(ref):
-            self._triggers.setdefault(key, set()).add((ref[1], ref[2]))
-            self._changed_at.setdefault(key, now)
+            state = self.state(key)
+            state.triggers.add((DataKind(ref.kind), ref.name))
+            if state.changed_at is None:
+                state.changed_at = now
             self._consider(key)
 
-    def workload_changed(self, key: WorkloadKey, workload: Workload | None) -> None:
+    def workload_changed(self, key: ObjectRef, workload: Workload | None) -> None:
         old = self.index.upsert(workload) if workload else self.index.remove(key)
         before, after = keyed_refs(old), keyed_refs(workload)
         for ref in after - before:
@@ -299,18 +318,14 @@ class Controller:
                 self._spawn(self._refetch(ref))
         for ref in before - after:
             self.store.drop_keys(ref)
-        if workload is not None:
-            holding = self._rolling.get(key)
-            if holding and workload.current_hash == holding[0] and not workload.rolling:
-                self._finish(key)
         if workload is None:
+            self.forget(key)
+            return
+        state = self.states.get(key)
+        holding = state.holding if state else None
+        if holding and workload.current_hash == holding.desired and not workload.rolling:
             self._finish(key)
-            self.queue.forget(key)
-            self._triggers.pop(key, None)
-            self._changed_at.pop(key, None)
-            self._warned.discard(key)
-            self._written.pop(key, None)
-        elif self.synced:
+        if self.synced:
             self._consider(key)
 
     def namespace_changed(self) -> None:
@@ -321,56 +336,57 @@ class Controller:
         """The workload with the hash this replica last wrote to it, until the watch shows that
         write: a late echo of an older write, or a change racing a write, is then judged
         against what the workload carries now, never against an older view."""
-        written = self._written.get(workload.key)
-        if written is None:
+        state = self.states.get(workload.key)
+        written = state.written if state else None
+        if state is None or written is None:
             return workload
         if workload.current_hash == written[0] or self.clock() - written[1] > ECHO_WAIT:
-            del self._written[workload.key]
+            state.written = None
             return workload
         return replace(workload, template_hash=written[0])
 
-    def _consider(self, key: WorkloadKey) -> Action | None:
+    def _consider(self, key: ObjectRef) -> Outcome | None:
         """Queue a workload if it needs a rollout; adopt it at once if it is new."""
         workload = self.index.get(key)
         if workload is None or not self.allowed(workload.namespace):
             return None
         decision = decide(self._view(workload), self.store)
-        if decision.action is Action.ROLL:
+        if decision.outcome is Outcome.ROLL:
             self.queue.mark(key, self.clock())
             self._wake.set()
-        elif decision.action is Action.ADOPT and self.active.is_set() and decision.desired:
+        elif decision.outcome is Outcome.ADOPT and self.active.is_set() and decision.desired:
             self._start_adopt(key, decision.desired)
-        else:
-            self._triggers.pop(key, None)
-            self._changed_at.pop(key, None)
-        return decision.action
+        elif (state := self.states.get(key)) is not None:
+            state.triggers.clear()
+            state.changed_at = None
+        return decision.outcome
 
     def full_pass(self) -> None:
         """Compare every workload once (after the first sync, and on becoming the leader)."""
-        counts = dict.fromkeys(Action, 0)
+        counts = dict.fromkeys(Outcome, 0)
         for workload in list(self.index.all()):
             if workload.policy.active:
-                action = self._consider(workload.key)
-                if action is not None:
-                    counts[action] += 1
+                outcome = self._consider(workload.key)
+                if outcome is not None:
+                    counts[outcome] += 1
         log.info(
             "compared %d workloads: %d to roll, %d new (hash recorded), %d unchanged",
             sum(counts.values()),
-            counts[Action.ROLL],
-            counts[Action.ADOPT],
-            counts[Action.NONE],
+            counts[Outcome.ROLL],
+            counts[Outcome.ADOPT],
+            counts[Outcome.NONE],
         )
 
-    async def _refetch(self, ref: ObjRef) -> None:
+    async def _refetch(self, ref: ObjectRef) -> None:
         """Read an object again to get its per-key digests (a workload filters it by key)."""
-        ns, kind, name = ref
+        kind = DataKind(ref.kind)
         try:
-            obj = await api.get(self.client, SOURCE_RESOURCES[kind], ns, name)
-        except (ApiError, httpx.HTTPError) as err:
-            log.warning("reading %s %s/%s for its keys failed: %s", kind, ns, name, err)
+            obj = await self.client.get(kind.resource, ref.namespace, ref.name)
+        except KubeError as err:
+            log.warning("reading %s for its keys failed: %s", ref, err)
             return
         if obj is not None and self.store.wants_keys(ref):
-            self.store.set(ref, self._source_transform(kind)(obj))
+            self.store.set(ref, self._data_transform(kind)(obj))
             if self.synced:
                 for key in self.index.users(ref):
                     self._consider(key)
@@ -396,70 +412,78 @@ class Controller:
         self.full_pass()
 
     async def _write(self, workload: Workload, body: Patch) -> None:
-        resource = api.WORKLOAD_RESOURCES[workload.kind]
-        await api.patch(self.client, resource, workload.namespace, workload.name, body)
+        await self.client.patch(
+            workload.kind.resource,
+            workload.namespace,
+            workload.name,
+            body.encode(),
+            body.content_type,
+        )
 
     async def _event(
         self, workload: Workload, reason: str, message: str, warning: bool = False
     ) -> None:
         if self.settings.dry_run:
             return
-        body = api.event_body(
-            workload.kind,
-            workload.namespace,
-            workload.name,
+        body = event_body(
+            workload,
             reason=reason,
             message=message,
             warning=warning,
             instance=self.settings.identity,
         )
         try:
-            await api.post_event(self.client, body)
-        except (ApiError, httpx.HTTPError) as err:
-            log.warning("event on %s %s/%s failed: %s", *workload.key, err)
+            await self.client.create(EVENTS, workload.namespace, body)
+        except KubeError as err:
+            log.warning("event on %s failed: %s", workload.key, err)
 
-    def _start_adopt(self, key: WorkloadKey, first: str) -> None:
+    def _start_adopt(self, key: ObjectRef, first: str) -> None:
         """Adopt a workload with the hash of its first sight (what its pods run), one write at
         a time per workload; a change that comes meanwhile is judged after the write."""
-        if key in self._adopting:
-            self._adopting[key] = True
+        state = self.state(key)
+        if state.adopting is not None:
+            state.adopting = True
             return
-        self._adopting[key] = False
+        state.adopting = False
         self._spawn(self._adopt(key, first))
 
-    async def _adopt(self, key: WorkloadKey, first: str) -> None:
+    async def _adopt(self, key: ObjectRef, first: str) -> None:
         try:
             await self._adopt_once(key, first)
         finally:
-            if self._adopting.pop(key, False):
+            state = self.states.get(key)
+            again = state is not None and state.adopting
+            if state is not None:
+                state.adopting = None
+            if again:
                 self._consider(key)
 
-    async def _adopt_once(self, key: WorkloadKey, first: str) -> None:
+    async def _adopt_once(self, key: ObjectRef, first: str) -> None:
         async with self._adopt_slots:
             workload = self.index.get(key)
             if workload is None or not self.leading():
                 return
             decision = decide(self._view(workload), self.store)
-            if decision.action is Action.ROLL:  # a change came while it waited: roll it
+            if decision.outcome is Outcome.ROLL:  # a change came while it waited: roll it
                 self.queue.mark(key, self.clock())
                 self._wake.set()
                 return
-            if decision.action is not Action.ADOPT:
+            if decision.outcome is not Outcome.ADOPT:
                 return
-            what = f"{workload.kind} {workload.namespace}/{workload.name}"
+            what = str(key)
             if self.settings.dry_run:
                 log.info("dry-run: would record config hash %s on %s", first, what)
             else:
                 try:
                     await self._write(workload, adopt_patch(first))
-                except (ApiError, httpx.HTTPError) as err:
+                except KubeError as err:
                     delay = self.settings.retry_delay
                     log.warning(
                         "recording the hash on %s failed: %s; retry in %gs", what, err, delay
                     )
                     asyncio.get_running_loop().call_later(delay, self._retry, key)
                     return
-                self._written[key] = (first, self.clock())
+                self.state(key).written = (first, self.clock())
                 log.info("adopted %s: config hash %s recorded, nothing rolled", what, first)
             self.metrics.adoptions.inc()
             current = self.index.get(key)
@@ -468,39 +492,42 @@ class Controller:
             await self._warn_sub_path(workload)
 
     async def _warn_sub_path(self, workload: Workload) -> None:
-        if workload.key in self._warned:
+        state = self.state(workload.key)
+        if state.warned:
             return
-        self._warned.add(workload.key)
+        state.warned = True
         for message in sub_path_warnings(workload):
-            log.warning("%s %s/%s: %s", *workload.key, message)
+            log.warning("%s: %s", workload.key, message)
             await self._event(workload, "SubPathMount", message, warning=True)
 
     def _trigger_list(
-        self, workload: Workload, deps: list[Dependency], changed: set[tuple[Kind, str]]
+        self, workload: Workload, deps: list[Dependency], changed: set[tuple[DataKind, str]]
     ) -> list[Trigger]:
         chosen = [d for d in deps if (d.kind, d.name) in changed] or deps
         out = []
         for dep in chosen:
-            state = self.store.get((workload.namespace, dep.kind, dep.name))
-            digest = state.digest.hex() if state is not None else "absent"
+            known = self.store.get(ObjectRef(dep.kind, workload.namespace, dep.name))
+            digest = known.digest.hex() if known is not None else "absent"
             out.append(Trigger(dep.kind, workload.namespace, dep.name, digest))
         return out
 
-    def _finish(self, key: WorkloadKey) -> None:
+    def _finish(self, key: ObjectRef) -> None:
         """A rollout that held a slot is done (its status says so, or it timed out)."""
-        holding = self._rolling.pop(key, None)
-        if holding is not None:
-            holding[2].cancel()
-            self.queue.done(key, self.clock(), holding[1])
+        state = self.states.get(key)
+        holding = state.holding if state else None
+        if state is not None and holding is not None:
+            state.holding = None
+            holding.timeout.cancel()
+            self.queue.done(key, self.clock(), holding.pause)
             self._wake.set()
 
-    def _hold(self, key: WorkloadKey, desired: str, pause: float | None) -> None:
+    def _hold(self, key: ObjectRef, desired: str, pause: float | None) -> None:
         handle = asyncio.get_running_loop().call_later(
             self.settings.rollout_timeout, self._finish, key
         )
-        self._rolling[key] = (desired, pause, handle)
+        self.state(key).holding = Holding(desired, pause, handle)
 
-    async def _roll(self, key: WorkloadKey) -> None:
+    async def _roll(self, key: ObjectRef) -> None:
         pause: float | None = None
         held = False
         result = "skipped"
@@ -510,21 +537,23 @@ class Controller:
                 self.metrics.skipped.inc(reason="gone")
                 return
             decision = decide(self._view(workload), self.store)
-            if decision.action is not Action.ROLL or decision.desired is None:
+            if decision.outcome is not Outcome.ROLL or decision.desired is None:
                 self.metrics.skipped.inc(reason="unchanged")
-                if decision.action is Action.ADOPT and decision.desired:
+                if decision.outcome is Outcome.ADOPT and decision.desired:
                     self._start_adopt(key, decision.desired)
                 return
             if not self.leading():
                 # not leading (renewal late): check again in a second; a new leader compares all
                 self.queue.mark(key, self.clock() + 1.0)
                 return
-            changed = self._triggers.pop(key, set())
-            started = self._changed_at.pop(key, None)  # before the write: its echo clears it
+            state = self.state(key)
+            changed, state.triggers = state.triggers, set()
+            started, state.changed_at = state.changed_at, None  # before the write: its echo
+            # clears it
             triggers = self._trigger_list(workload, decision.deps, changed)
             names = ", ".join(f"{t.kind} {t.name}" for t in triggers[:5])
             because = f"{names} changed" if changed else f"{names} changed while no controller ran"
-            what = f"{workload.kind} {workload.namespace}/{workload.name}"
+            what = str(key)
             body = rollout_patch(
                 workload.kind,
                 decision.desired,
@@ -537,19 +566,16 @@ class Controller:
                 result = "dry_run"
             else:
                 await self._write(workload, body)
-                self._written[key] = (decision.desired, self.clock())
+                state.written = (decision.desired, self.clock())
                 log.info("rolled %s because %s (config hash %s)", what, because, decision.desired)
                 result = "success"
-            if workload.kind == "Rollout":
-                rolled = replace(workload, baseline_hash=decision.desired)
-            else:
-                rolled = replace(workload, template_hash=decision.desired)
             if self.index.get(key) is workload:
-                self.index.upsert(rolled)
+                self.index.upsert(workload.rolled_to(decision.desired))
             if started is not None and result == "success":
                 self.metrics.latency.observe(self.clock() - started)
             pause = workload.policy.pause_period
-            if result == "success" and self.settings.max_concurrent and workload.kind != "Rollout":
+            holds = workload.kind.holds_slot and self.settings.max_concurrent
+            if result == "success" and holds:
                 self._hold(key, decision.desired, pause)
                 held = True
             await self._event(workload, "Reloaded", f"rolled because {because}")
@@ -560,25 +586,25 @@ class Controller:
                 return
             result = "failure"
             await self._failed(key, workload, str(err))
-        except httpx.HTTPError as err:
+        except KubeError as err:
             result = "failure"
-            await self._failed(key, workload, f"{type(err).__name__}: {err}")
+            await self._failed(key, workload, str(err))
         finally:
             if workload is not None and result != "skipped":
-                self.metrics.rollouts.inc(kind=workload.kind, result=result)
+                self.metrics.rollouts.inc(kind=workload.kind.name, result=result)
             if not held:
                 self.queue.done(key, self.clock(), pause)
             self._wake.set()
 
-    async def _failed(self, key: WorkloadKey, workload: Workload | None, reason: str) -> None:
+    async def _failed(self, key: ObjectRef, workload: Workload | None, reason: str) -> None:
         delay = self.settings.retry_delay
-        log.error("rolling %s %s/%s failed: %s; retrying in %gs", *key, reason, delay)
+        log.error("rolling %s failed: %s; retrying in %gs", key, reason, delay)
         if workload is not None:
             await self._event(workload, "ReloadFailed", f"rollout failed: {reason}", warning=True)
         loop = asyncio.get_running_loop()
         loop.call_later(delay, self._retry, key)
 
-    def _retry(self, key: WorkloadKey) -> None:
+    def _retry(self, key: ObjectRef) -> None:
         self._consider(key)
 
     async def worker(self) -> None:

@@ -12,8 +12,9 @@ import hashlib
 from dataclasses import dataclass
 from enum import Enum
 
-from kubereload.rollout.refs import Kind
-from kubereload.rollout.sources import SourceStore
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
+from kubereload.rollout.digests import DigestStore
 from kubereload.rollout.workloads import Workload
 
 
@@ -21,7 +22,7 @@ from kubereload.rollout.workloads import Workload
 class Dependency:
     """An object a workload depends on, and why (for ``explain`` and Events)."""
 
-    kind: Kind
+    kind: DataKind
     name: str
     reason: str
 
@@ -30,19 +31,19 @@ class Dependency:
 class Ignored:
     """An object a workload uses that does not count, and why."""
 
-    kind: Kind
+    kind: DataKind
     name: str
     reason: str
 
 
-def dependencies(workload: Workload, store: SourceStore) -> tuple[list[Dependency], list[Ignored]]:
+def dependencies(workload: Workload, store: DigestStore) -> tuple[list[Dependency], list[Ignored]]:
     """Which objects roll this workload when they change, and which it uses that do not."""
     policy, ns = workload.policy, workload.namespace
-    deps: dict[tuple[Kind, str], str] = {}
-    skipped: dict[tuple[Kind, str], str] = {}
+    deps: dict[tuple[DataKind, str], str] = {}
+    skipped: dict[tuple[DataKind, str], str] = {}
     for ref in workload.refs:
-        auto = policy.auto_configmaps if ref.kind == "ConfigMap" else policy.auto_secrets
-        state = store.get((ns, ref.kind, ref.name))
+        auto = policy.auto_configmaps if ref.kind is DataKind.CONFIGMAP else policy.auto_secrets
+        state = store.get(ObjectRef(ref.kind, ns, ref.name))
         if auto:
             deps.setdefault((ref.kind, ref.name), "referenced, auto annotation")
         elif policy.search and state is not None and state.flags.match:
@@ -52,13 +53,13 @@ def dependencies(workload: Workload, store: SourceStore) -> tuple[list[Dependenc
         else:
             skipped.setdefault((ref.kind, ref.name), "not selected by any reload annotation")
     for name in sorted(policy.configmaps):
-        deps[("ConfigMap", name)] = "named in a reload annotation"
+        deps[(DataKind.CONFIGMAP, name)] = "named in a reload annotation"
     for name in sorted(policy.secrets):
-        deps[("Secret", name)] = "named in a reload annotation"
+        deps[(DataKind.SECRET, name)] = "named in a reload annotation"
     out: list[Dependency] = []
     for (kind, name), reason in deps.items():
         skipped.pop((kind, name), None)
-        state = store.get((ns, kind, name))
+        state = store.get(ObjectRef(kind, ns, name))
         if state is not None and state.flags.ignore:
             skipped[(kind, name)] = "the object has the ignore annotation"
         else:
@@ -67,7 +68,7 @@ def dependencies(workload: Workload, store: SourceStore) -> tuple[list[Dependenc
     return out, ignored
 
 
-def desired_hash(workload: Workload, deps: list[Dependency], store: SourceStore) -> str:
+def desired_hash(workload: Workload, deps: list[Dependency], store: DigestStore) -> str:
     """A stable hash over the data of every dependency (only ``keys`` when the policy says so).
 
     Missing objects and keys count as "absent", so creating one changes the hash.
@@ -75,7 +76,7 @@ def desired_hash(workload: Workload, deps: list[Dependency], store: SourceStore)
     keys = workload.policy.keys
     h = hashlib.sha256()
     for dep in sorted(deps, key=lambda d: (d.kind, d.name)):
-        state = store.get((workload.namespace, dep.kind, dep.name))
+        state = store.get(ObjectRef(dep.kind, workload.namespace, dep.name))
         h.update(f"{dep.kind}\0{dep.name}\0".encode())
         if state is None:
             h.update(b"absent\n")
@@ -88,7 +89,9 @@ def desired_hash(workload: Workload, deps: list[Dependency], store: SourceStore)
     return h.hexdigest()[:32]
 
 
-class Action(Enum):
+class Outcome(Enum):
+    """What a decision asks for: nothing, record the hash (adopt), or roll."""
+
     NONE = "none"
     ADOPT = "adopt"
     ROLL = "roll"
@@ -96,26 +99,26 @@ class Action(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    action: Action
+    outcome: Outcome
     reason: str
     desired: str | None
     deps: list[Dependency]
     ignored: list[Ignored]
 
 
-def decide(workload: Workload, store: SourceStore) -> Decision:
+def decide(workload: Workload, store: DigestStore) -> Decision:
     """What to do with a workload now, given the digests of the objects it uses."""
     deps, ignored = dependencies(workload, store)
     if not workload.policy.active:
-        return Decision(Action.NONE, "no reload annotation", None, deps, ignored)
+        return Decision(Outcome.NONE, "no reload annotation", None, deps, ignored)
     if not deps:
-        return Decision(Action.NONE, "no ConfigMap or Secret selected", None, deps, ignored)
+        return Decision(Outcome.NONE, "no ConfigMap or Secret selected", None, deps, ignored)
     desired = desired_hash(workload, deps, store)
     current = workload.current_hash
     if current is None:
         return Decision(
-            Action.ADOPT, "first seen: hash recorded, nothing rolled", desired, deps, ignored
+            Outcome.ADOPT, "first seen: hash recorded, nothing rolled", desired, deps, ignored
         )
     if current == desired:
-        return Decision(Action.NONE, "config hash unchanged", desired, deps, ignored)
-    return Decision(Action.ROLL, "config hash changed", desired, deps, ignored)
+        return Decision(Outcome.NONE, "config hash unchanged", desired, deps, ignored)
+    return Decision(Outcome.ROLL, "config hash changed", desired, deps, ignored)

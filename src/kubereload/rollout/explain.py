@@ -5,11 +5,15 @@ Also the text of the warning Event for ``subPath`` mounts, which never see updat
 
 from __future__ import annotations
 
+from kubereload.kube.client import KubeClient
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
 from kubereload.rollout.annotations import Policy
-from kubereload.rollout.decide import Action, Decision, decide
-from kubereload.rollout.refs import Kind, Reference
-from kubereload.rollout.sources import SourceStore
-from kubereload.rollout.workloads import Workload
+from kubereload.rollout.decide import Decision, Outcome, decide
+from kubereload.rollout.digests import DigestStore, summarize_object
+from kubereload.rollout.kinds import WorkloadKind
+from kubereload.rollout.refs import Reference
+from kubereload.rollout.workloads import Workload, from_object
 
 
 def describe_policy(policy: Policy) -> str:
@@ -35,7 +39,7 @@ def describe_policy(policy: Policy) -> str:
 
 def sub_path_warnings(workload: Workload) -> list[str]:
     """One message per ConfigMap/Secret mounted by subPath (for a Warning Event and explain)."""
-    seen: set[tuple[Kind, str]] = set()
+    seen: set[tuple[DataKind, str]] = set()
     out: list[str] = []
     for ref in workload.refs:
         if ref.sub_path and (ref.kind, ref.name) not in seen:
@@ -47,7 +51,7 @@ def sub_path_warnings(workload: Workload) -> list[str]:
     return out
 
 
-def _vias(refs: tuple[Reference, ...], kind: Kind, name: str) -> str:
+def _vias(refs: tuple[Reference, ...], kind: DataKind, name: str) -> str:
     vias = [
         r.via + (f" (key {r.key})" if r.key else "")
         for r in refs
@@ -56,7 +60,7 @@ def _vias(refs: tuple[Reference, ...], kind: Kind, name: str) -> str:
     return "; ".join(vias) if vias else "not referenced by the pod template"
 
 
-def explain(workload: Workload, store: SourceStore) -> tuple[str, Decision]:
+def explain(workload: Workload, store: DigestStore) -> tuple[str, Decision]:
     """A report for people, and the decision it describes."""
     decision = decide(workload, store)
     ns = workload.namespace
@@ -67,7 +71,7 @@ def explain(workload: Workload, store: SourceStore) -> tuple[str, Decision]:
     lines += [f"  problem: {p}" for p in workload.policy.problems]
     lines.append("  depends on:" if decision.deps else "  depends on: nothing")
     for dep in decision.deps:
-        state = "present" if store.get((ns, dep.kind, dep.name)) is not None else "absent"
+        state = "present" if store.get(ObjectRef(dep.kind, ns, dep.name)) is not None else "absent"
         lines.append(f"    {dep.kind} {dep.name} [{state}] - {dep.reason}")
         lines.append(f"      through: {_vias(workload.refs, dep.kind, dep.name)}")
     if decision.ignored:
@@ -80,12 +84,33 @@ def explain(workload: Workload, store: SourceStore) -> tuple[str, Decision]:
     if decision.desired:
         lines.append(f"  config hash wanted:          {decision.desired}")
     verdict = {
-        Action.NONE: "no rollout",
-        Action.ADOPT: "no rollout; the hash would be recorded",
-        Action.ROLL: "it would roll now",
-    }[decision.action]
+        Outcome.NONE: "no rollout",
+        Outcome.ADOPT: "no rollout; the hash would be recorded",
+        Outcome.ROLL: "it would roll now",
+    }[decision.outcome]
     lines.append(f"  now: {verdict} ({decision.reason})")
     if decision.deps:
         what = "a change to one of the keys listed" if workload.policy.keys else "a change"
         lines.append(f"  later: {what} in any object it depends on rolls it once")
     return "\n".join(lines) + "\n", decision
+
+
+async def explain_workload(
+    client: KubeClient, kind: WorkloadKind, namespace: str, name: str, *, auto_all: bool = False
+) -> str | None:
+    """Read a workload and the ConfigMaps/Secrets it may use, and explain it (None: no such
+    workload). Only digests of the objects are kept, never their values."""
+    obj = await client.get(kind.resource, namespace, name)
+    if obj is None:
+        return None
+    workload = from_object(kind, obj, auto_all=auto_all)
+    store = DigestStore()
+    keyed = workload.policy.keys is not None
+    used = {ObjectRef(r.kind, namespace, r.name) for r in workload.refs} | workload.candidates()
+    for ref in sorted(used):
+        data_kind = DataKind(ref.kind)
+        found = await client.get(data_kind.resource, ref.namespace, ref.name)
+        if found is not None:
+            store.set(ref, summarize_object(data_kind, found, with_keys=keyed))
+    text, _ = explain(workload, store)
+    return text

@@ -1,9 +1,10 @@
 """The PATCH bodies that roll a workload, or record its hash without rolling it.
 
-Deployments, StatefulSets and DaemonSets roll when their pod template changes, so the hash goes
-into ``spec.template.metadata.annotations`` (a strategic merge patch: maps merge, and the env
-vars of the Reloader-compatible ``env-vars`` strategy merge into containers by name). An Argo
-Rollout restarts through ``spec.restartAt`` (a CRD: JSON merge patch), its hash kept in metadata.
+Most kinds roll when their pod template changes, so the hash goes into the template's
+``metadata.annotations`` (where the template is: the kind's ``template_path``), as a strategic
+merge patch: maps merge, and the env vars of the Reloader-compatible ``env-vars`` strategy merge
+into containers by name. A kind restarted by ``restart-at`` (Argo Rollouts) gets
+``spec.restartAt`` (a CRD: JSON merge patch), its hash kept in metadata.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from kubereload.kube.data import DataKind
 from kubereload.rollout.annotations import CONFIG_HASH, LAST_RELOADED_FROM
-from kubereload.rollout.refs import Kind
+from kubereload.rollout.kinds import WorkloadKind
 
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
@@ -36,13 +38,13 @@ class Patch:
 class Trigger:
     """An object whose change causes a rollout, with its digest in hex (never its data)."""
 
-    kind: Kind
+    kind: DataKind
     namespace: str
     name: str
     digest: str
 
 
-def env_var_name(name: str, kind: Kind) -> str:
+def env_var_name(name: str, kind: DataKind) -> str:
     """Reloader's variable: ``STAKATER_<NAME>_CONFIGMAP|SECRET``.
 
     As Reloader's ConvertToEnvVarName: upper-cased; letters and digits kept; each run of other
@@ -86,7 +88,7 @@ def adopt_patch(config_hash: str) -> Patch:
 
 
 def rollout_patch(
-    kind: str,
+    kind: WorkloadKind,
     config_hash: str,
     *,
     strategy: Strategy = "annotations",
@@ -103,7 +105,7 @@ def rollout_patch(
     now = now or datetime.now(UTC)
     triggers = triggers or []
     containers = containers or []
-    if kind == "Rollout":
+    if kind.restart == "restart-at":
         return Patch(
             MERGE,
             {
@@ -121,4 +123,7 @@ def rollout_patch(
             for t in sorted(triggers, key=lambda t: (t.kind, t.name))
         ]
         template["spec"] = {"containers": [{"name": c, "env": env} for c in containers]}
-    return Patch(STRATEGIC, {"spec": {"template": template}})
+    body: dict[str, Any] = template
+    for field in reversed(kind.template_path):
+        body = {field: body}
+    return Patch(STRATEGIC, body)

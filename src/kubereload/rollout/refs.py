@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-Kind = Literal["ConfigMap", "Secret"]
-KINDS: tuple[Kind, ...] = ("ConfigMap", "Secret")
-_KEY_REFS: tuple[tuple[str, Kind], ...] = (
-    ("configMapKeyRef", "ConfigMap"),
-    ("secretKeyRef", "Secret"),
-)
-_FROM_REFS: tuple[tuple[str, Kind], ...] = (("configMapRef", "ConfigMap"), ("secretRef", "Secret"))
+from kubereload.kube.data import DataKind
+
+_KEY_REFS = (("configMapKeyRef", DataKind.CONFIGMAP), ("secretKeyRef", DataKind.SECRET))
+_FROM_REFS = (("configMapRef", DataKind.CONFIGMAP), ("secretRef", DataKind.SECRET))
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +27,7 @@ class Reference:
     ``subPath`` in at least one container (it will not see updates).
     """
 
-    kind: Kind
+    kind: DataKind
     name: str
     via: str
     key: str | None = None
@@ -53,24 +50,24 @@ def _name(ref: Any) -> str | None:
     return None
 
 
-def _volume_refs(volume: Mapping[str, Any]) -> Iterator[tuple[Kind, str]]:
+def _volume_refs(volume: Mapping[str, Any]) -> Iterator[tuple[DataKind, str]]:
     cm = _name(volume.get("configMap"))
     if cm:
-        yield "ConfigMap", cm
+        yield DataKind.CONFIGMAP, cm
     secret = volume.get("secret")
     if isinstance(secret, Mapping):
         name = secret.get("secretName")
         if isinstance(name, str) and name:
-            yield "Secret", name
+            yield DataKind.SECRET, name
     projected = volume.get("projected")
     if isinstance(projected, Mapping):
         for source in _dicts(projected.get("sources")):
             cm = _name(source.get("configMap"))
             if cm:
-                yield "ConfigMap", cm
+                yield DataKind.CONFIGMAP, cm
             secret_name = _name(source.get("secret"))
             if secret_name:
-                yield "Secret", secret_name
+                yield DataKind.SECRET, secret_name
 
 
 def _containers(pod_spec: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
@@ -122,6 +119,6 @@ def extract_references(pod_spec: Mapping[str, Any]) -> list[Reference]:
     return refs
 
 
-def referenced(refs: list[Reference], kind: Kind) -> set[str]:
+def referenced(refs: list[Reference], kind: DataKind) -> set[str]:
     """Names of the objects of one kind that ``refs`` use."""
     return {ref.name for ref in refs if ref.kind == kind}

@@ -7,17 +7,14 @@ it is kept current from the workload watches' add, update and delete events.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
 from kubereload.rollout.annotations import CONFIG_HASH, Policy, parse_policy
+from kubereload.rollout.kinds import WorkloadKind
 from kubereload.rollout.refs import Reference, extract_references
-from kubereload.rollout.sources import ObjRef
-
-WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Rollout")
-
-WorkloadKey = tuple[str, str, str]
-"""(kind, namespace, name) of a workload."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +23,10 @@ class Workload:
 
     ``template_hash`` is the config hash on the pod template (written by a rollout);
     ``baseline_hash`` the one on the workload's own metadata (written when first seen, which
-    rolls nothing, and for Argo Rollouts whose restarts do not touch the template).
+    rolls nothing, and for kinds restarted without touching the template: Argo Rollouts).
     """
 
-    kind: str
+    kind: WorkloadKind
     namespace: str
     name: str
     policy: Policy
@@ -40,57 +37,30 @@ class Workload:
     rolling: bool = False
 
     @property
-    def key(self) -> WorkloadKey:
-        return (self.kind, self.namespace, self.name)
+    def key(self) -> ObjectRef:
+        return ObjectRef(self.kind.name, self.namespace, self.name)
 
     @property
     def current_hash(self) -> str | None:
         return self.template_hash or self.baseline_hash
 
-    def candidates(self) -> set[ObjRef]:
+    def rolled_to(self, config_hash: str) -> Workload:
+        """This workload as it is once a rollout to ``config_hash`` is written."""
+        if self.kind.restart == "template":
+            return replace(self, template_hash=config_hash)
+        return replace(self, baseline_hash=config_hash)
+
+    def candidates(self) -> set[ObjectRef]:
         """Every object whose change could matter to this workload (flags decide the rest)."""
-        out: set[ObjRef] = set()
+        out: set[ObjectRef] = set()
         if not self.policy.active:
             return out
         ns = self.namespace
         for ref in self.refs:
-            out.add((ns, ref.kind, ref.name))
-        out.update((ns, "ConfigMap", name) for name in self.policy.configmaps)
-        out.update((ns, "Secret", name) for name in self.policy.secrets)
+            out.add(ObjectRef(ref.kind, ns, ref.name))
+        out.update(ObjectRef(DataKind.CONFIGMAP, ns, name) for name in self.policy.configmaps)
+        out.update(ObjectRef(DataKind.SECRET, ns, name) for name in self.policy.secrets)
         return out
-
-
-def _int(value: Any, default: int = 0) -> int:
-    return value if isinstance(value, int) else default
-
-
-def rollout_in_progress(kind: str, obj: Mapping[str, Any]) -> bool:
-    """Whether the workload's controller is still rolling it out, read from its status as
-    ``kubectl rollout status`` reads it (Argo Rollouts: never, their status differs)."""
-    meta = obj.get("metadata") or {}
-    spec = obj.get("spec") or {}
-    status = obj.get("status") or {}
-    if _int(status.get("observedGeneration")) < _int(meta.get("generation"), 1):
-        return kind != "Rollout"
-    if kind == "Deployment":
-        want = _int(spec.get("replicas"), 1)
-        updated = _int(status.get("updatedReplicas"))
-        return (
-            updated < want
-            or _int(status.get("replicas")) > updated
-            or _int(status.get("availableReplicas")) < updated
-        )
-    if kind == "StatefulSet":
-        return _int(status.get("readyReplicas")) < _int(spec.get("replicas"), 1) or (
-            status.get("updateRevision") != status.get("currentRevision")
-        )
-    if kind == "DaemonSet":
-        want = _int(status.get("desiredNumberScheduled"))
-        return (
-            _int(status.get("updatedNumberScheduled")) < want
-            or _int(status.get("numberAvailable")) < want
-        )
-    return False
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -99,17 +69,17 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def from_object(kind: str, obj: Mapping[str, Any], *, auto_all: bool = False) -> Workload:
-    """Reduce a Deployment/StatefulSet/DaemonSet/Rollout to a Workload."""
+def from_object(kind: WorkloadKind, obj: Mapping[str, Any], *, auto_all: bool = False) -> Workload:
+    """Reduce an object of one of the workload kinds to a Workload."""
     meta = obj.get("metadata") or {}
     annotations = _str_map(meta.get("annotations"))
-    template = (obj.get("spec") or {}).get("template") or {}
+    template = kind.template(obj)
     template_annotations = _str_map((template.get("metadata") or {}).get("annotations"))
     return Workload(
         kind=kind,
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
-        policy=parse_policy(annotations, kind, auto_all=auto_all),
+        policy=parse_policy(annotations, kind.pause_annotations, auto_all=auto_all),
         refs=tuple(extract_references(template.get("spec") or {})),
         template_hash=template_annotations.get(CONFIG_HASH),
         baseline_hash=annotations.get(CONFIG_HASH),
@@ -118,7 +88,7 @@ def from_object(kind: str, obj: Mapping[str, Any], *, auto_all: bool = False) ->
             for c in (template.get("spec") or {}).get("containers") or []
             if isinstance(c, Mapping) and c.get("name")
         ),
-        rolling=rollout_in_progress(kind, obj),
+        rolling=kind.in_progress(obj),
     )
 
 
@@ -126,19 +96,19 @@ class WorkloadIndex:
     """Workloads by key, and by every ConfigMap/Secret they may depend on."""
 
     def __init__(self) -> None:
-        self._workloads: dict[WorkloadKey, Workload] = {}
-        self._users: dict[ObjRef, set[WorkloadKey]] = {}
+        self._workloads: dict[ObjectRef, Workload] = {}
+        self._users: dict[ObjectRef, set[ObjectRef]] = {}
 
     def __len__(self) -> int:
         return len(self._workloads)
 
-    def get(self, key: WorkloadKey) -> Workload | None:
+    def get(self, key: ObjectRef) -> Workload | None:
         return self._workloads.get(key)
 
     def all(self) -> Iterable[Workload]:
         return self._workloads.values()
 
-    def users(self, ref: ObjRef) -> set[WorkloadKey]:
+    def users(self, ref: ObjectRef) -> set[ObjectRef]:
         """The workloads a change to ``ref`` may affect (a copy)."""
         return set(self._users.get(ref, ()))
 
@@ -151,7 +121,7 @@ class WorkloadIndex:
             self._users.setdefault(ref, set()).add(workload.key)
         return old
 
-    def remove(self, key: WorkloadKey) -> Workload | None:
+    def remove(self, key: ObjectRef) -> Workload | None:
         old = self._workloads.pop(key, None)
         self._unlink(old)
         return old
@@ -167,7 +137,7 @@ class WorkloadIndex:
                     del self._users[ref]
 
 
-def keyed_refs(workload: Workload | None) -> set[ObjRef]:
+def keyed_refs(workload: Workload | None) -> set[ObjectRef]:
     """Objects whose per-key digests this workload needs (none unless it sets ``keys``)."""
     if workload is None or workload.policy.keys is None:
         return set()

@@ -13,7 +13,7 @@ import threading
 from concurrent.futures import Future
 from pathlib import Path
 
-from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.status import all_synced
 from kubereload.sync.runner import make_informers, release_memory, retry_writes
 from kubereload.sync.selection import Selection, plan
@@ -26,7 +26,7 @@ class BackgroundSync:
     """Keeps ``options.root`` in step with ``selections`` until :meth:`close`."""
 
     def __init__(
-        self, config: ClusterConfig, selections: list[Selection], options: WriterOptions
+        self, config: Cluster, selections: list[Selection], options: WriterOptions
     ) -> None:
         self.config = config
         self.selections = selections
@@ -87,7 +87,7 @@ class BackgroundSync:
 
 
 def start_api_sync(
-    config: ClusterConfig,
+    config: Cluster,
     *,
     configmaps: list[str],
     secrets: list[str],

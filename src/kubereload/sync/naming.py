@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import re
 
+from kubereload.kube.data import DataKind
+
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
-def subdirectory(kind: str, namespace: str, name: str, *, with_kind: bool) -> str:
+def subdirectory(kind: DataKind, namespace: str, name: str, *, with_kind: bool) -> str:
     for what, value in (("namespace", namespace), ("name", name)):
         if not _DNS_SUBDOMAIN.match(value):
-            raise ValueError(f"{kind} {namespace}/{name}: {what} {value!r} is not a DNS name")
+            raise ValueError(f"{kind.label} {namespace}/{name}: {what} {value!r} is not a DNS name")
     base = f"{namespace}_{name}"
-    return f"{kind}_{base}" if with_kind else base
+    return f"{kind.label}_{base}" if with_kind else base

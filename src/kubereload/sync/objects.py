@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 from collections.abc import Mapping
 from typing import Any
 
-CONFIGMAP = "configmap"
-SECRET = "secret"  # noqa: S105 (a kind name, not a password)
-KINDS = (CONFIGMAP, SECRET)
+from kubereload.kube.data import DataKind, decode_data
 
 
 class ObjectFiles:
@@ -49,37 +45,7 @@ class ObjectFiles:
         return f"ObjectFiles(keys={sorted(self.files)}, digest={self.digest.hex()})"
 
 
-def _decode(value: Any) -> bytes | None:
-    try:
-        return base64.b64decode(str(value), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def configmap_files(obj: Mapping[str, Any]) -> ObjectFiles:
-    """``data`` as UTF-8 text and ``binaryData`` base64-decoded, as the kubelet projects them."""
-    files: dict[str, bytes] = {str(k): str(v).encode() for k, v in (obj.get("data") or {}).items()}
-    bad: list[str] = []
-    for key, value in (obj.get("binaryData") or {}).items():
-        decoded = _decode(value)
-        if decoded is None:
-            bad.append(str(key))
-        else:
-            files[str(key)] = decoded
-    return ObjectFiles(files, tuple(bad))
-
-
-def secret_files(obj: Mapping[str, Any]) -> ObjectFiles:
-    """``data`` base64-decoded (``stringData`` is write-only: the API never returns it)."""
-    files: dict[str, bytes] = {}
-    bad: list[str] = []
-    for key, value in (obj.get("data") or {}).items():
-        decoded = _decode(value)
-        if decoded is None:
-            bad.append(str(key))
-        else:
-            files[str(key)] = decoded
-    return ObjectFiles(files, tuple(bad))
-
-
-TRANSFORMS = {CONFIGMAP: configmap_files, SECRET: secret_files}
+def object_files(kind: DataKind, obj: Mapping[str, Any]) -> ObjectFiles:
+    """The files the kubelet would project for the object (see ``kube.data.decode_data``)."""
+    decoded = decode_data(kind, obj)
+    return ObjectFiles(decoded.values, decoded.invalid)

@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 from collections.abc import Callable
 
-import httpx2 as httpx
-
+from kubereload.kube.client import KubeClient
+from kubereload.kube.data import DataKind
 from kubereload.kube.informer import Informer, Key, list_pages, object_key
-from kubereload.sync.objects import TRANSFORMS, ObjectFiles
+from kubereload.sync.objects import ObjectFiles, object_files
 from kubereload.sync.selection import Selection
 from kubereload.sync.writer import SyncWriter
 
@@ -30,7 +31,7 @@ PAGE_SIZE = 250
 
 
 class _KindHandler:
-    def __init__(self, kind: str, writer: SyncWriter, retry: asyncio.Event | None) -> None:
+    def __init__(self, kind: DataKind, writer: SyncWriter, retry: asyncio.Event | None) -> None:
         self.kind = kind
         self.writer = writer
         self.retry = retry
@@ -50,7 +51,7 @@ class _KindHandler:
 
 
 def make_informers(
-    client: httpx.AsyncClient,
+    client: KubeClient,
     selections: list[Selection],
     writer: SyncWriter,
     *,
@@ -63,7 +64,7 @@ def make_informers(
             client,
             selection.resource,
             _KindHandler(selection.kind, writer, retry),
-            transform=TRANSFORMS[selection.kind],
+            transform=functools.partial(object_files, selection.kind),
             namespace=selection.namespace,
             label_selector=selection.label_selector,
             field_selector=selection.field_selector,
@@ -75,7 +76,7 @@ def make_informers(
 
 
 async def sync_once(
-    client: httpx.AsyncClient, selections: list[Selection], writer: SyncWriter
+    client: KubeClient, selections: list[Selection], writer: SyncWriter
 ) -> list[str]:
     """List every selection and write what is there; returns what was asked for and is not on
     disk: named objects that are missing, keys refused (an unsafe or absent ``--items`` path, a
@@ -93,7 +94,7 @@ async def sync_once(
         ):
             for obj in page:
                 found += 1
-                writer.write(selection.kind, object_key(obj), TRANSFORMS[selection.kind](obj))
+                writer.write(selection.kind, object_key(obj), object_files(selection.kind, obj))
         if selection.name and not found:
             missing.append(f"{selection.describe()} not found")
     return missing + writer.unwritten()

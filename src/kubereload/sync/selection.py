@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kubereload.kube.resources import CONFIGMAPS, SECRETS, Resource
-from kubereload.sync.objects import CONFIGMAP, SECRET
-
-RESOURCES = {CONFIGMAP: CONFIGMAPS, SECRET: SECRETS}
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import Resource
 
 
 @dataclass(frozen=True)
@@ -18,14 +16,14 @@ class Selection:
     it with a Role limited by ``resourceNames``.
     """
 
-    kind: str
+    kind: DataKind
     namespace: str | None
     name: str | None = None
     label_selector: str | None = None
 
     @property
     def resource(self) -> Resource:
-        return RESOURCES[self.kind]
+        return self.kind.resource
 
     @property
     def field_selector(self) -> str | None:
@@ -34,8 +32,8 @@ class Selection:
     def describe(self) -> str:
         where = self.namespace or "all namespaces"
         if self.name:
-            return f"{self.kind} {where}/{self.name}"
-        return f"{self.kind}s in {where} with labels {self.label_selector}"
+            return f"{self.kind.label} {where}/{self.name}"
+        return f"{self.kind.label}s in {where} with labels {self.label_selector}"
 
 
 def parse_ref(value: str, default_namespace: str) -> tuple[str, str]:
@@ -57,9 +55,8 @@ def plan(
     default_namespace: str,
 ) -> list[Selection]:
     """The selections for the command line; raises ValueError on a contradictory one."""
-    named = [Selection(CONFIGMAP, *parse_ref(v, default_namespace)) for v in configmaps] + [
-        Selection(SECRET, *parse_ref(v, default_namespace)) for v in secrets
-    ]
+    named = [Selection(DataKind.CONFIGMAP, *parse_ref(v, default_namespace)) for v in configmaps]
+    named += [Selection(DataKind.SECRET, *parse_ref(v, default_namespace)) for v in secrets]
     if named and selector:
         raise ValueError("use --configmap/--secret or --selector, not both")
     if named:
@@ -68,7 +65,7 @@ def plan(
         return list(dict.fromkeys(named))
     if not selector:
         raise ValueError("nothing to sync: give --configmap, --secret or --selector")
-    kinds = [CONFIGMAP, SECRET] if kind == "both" else [kind]
+    kinds = list(DataKind) if kind == "both" else [DataKind.parse(kind)]
     if all_namespaces and namespaces:
         raise ValueError("--namespace and --all-namespaces exclude each other")
     where: list[str | None] = [None] if all_namespaces else list(namespaces or [default_namespace])

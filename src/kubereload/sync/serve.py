@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from kubereload.kube.config import ClusterConfig, async_client
+from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.informer import Informer
 from kubereload.kube.status import InformerStatus, run_informers, stop_on_signals
 from kubereload.server import HealthRegistry, Registry
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 async def serve(
-    config: ClusterConfig,
+    config: Cluster,
     *,
     selections: list[Selection],
     writer: SyncWriter,

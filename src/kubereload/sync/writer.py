@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kubereload.kube.data import DataKind, invalid_base64
 from kubereload.kube.informer import Key
 from kubereload.sync.naming import subdirectory
 from kubereload.sync.objects import ObjectFiles
@@ -40,9 +41,9 @@ class SyncWriter:
     def __init__(self, options: WriterOptions, on_change: Callable[[str], None]) -> None:
         self.options = options
         self.on_change = on_change
-        self.refused: dict[tuple[str, Key], tuple[str, ...]] = {}  # only objects with some
-        self.failed: dict[tuple[str, Key], ObjectFiles] = {}  # writes to retry (disk errors)
-        self.not_written: dict[tuple[str, Key], str] = {}  # objects written not at all, why
+        self.refused: dict[tuple[DataKind, Key], tuple[str, ...]] = {}  # only objects with some
+        self.failed: dict[tuple[DataKind, Key], ObjectFiles] = {}  # writes to retry (disk errors)
+        self.not_written: dict[tuple[DataKind, Key], str] = {}  # objects written not at all, why
         self.writes = 0
         self.errors = 0
         # Until the first full sync is done, each write is logged at debug level only: a
@@ -53,7 +54,7 @@ class SyncWriter:
         """The first full sync is written: from now on every write is logged (info)."""
         self._write_level = logging.INFO
 
-    def target(self, kind: str, key: Key) -> Path:
+    def target(self, kind: DataKind, key: Key) -> Path:
         if not self.options.per_object:
             return self.options.root
         namespace, name = key
@@ -61,13 +62,13 @@ class SyncWriter:
             kind, namespace, name, with_kind=self.options.with_kind
         )
 
-    def write(self, kind: str, key: Key, obj: ObjectFiles) -> bool:
+    def write(self, kind: DataKind, key: Key, obj: ObjectFiles) -> bool:
         """Write one object's files; returns whether anything on disk changed.
 
         Once written (or refused for good) the object's bytes are released: only its digest
         stays in memory. A disk error keeps them in ``failed`` for :meth:`retry_failed`.
         """
-        label = f"{kind} {key[0]}/{key[1]}"
+        label = f"{kind.label} {key[0]}/{key[1]}"
         self.failed.pop((kind, key), None)
         self.not_written.pop((kind, key), None)
         try:
@@ -76,9 +77,7 @@ class SyncWriter:
                 raise ValueError(f"{target} is a symlink: refusing to write through it")
             options = self.options
             projection = project(obj.files, target, items=options.items, mode=options.mode)
-            refused = projection.refused + tuple(
-                f"key {k!r}: value is not valid base64" for k in obj.undecodable
-            )
+            refused = projection.refused + tuple(invalid_base64(k) for k in obj.undecodable)
             if refused != self.refused.get((kind, key), ()):
                 for reason in refused:
                     logger.error("%s: refused %s; its other keys are written", label, reason)
@@ -113,18 +112,19 @@ class SyncWriter:
     def unwritten(self) -> list[str]:
         """What the last writes left out, one line each: objects not written, keys refused."""
         lines = [
-            f"{kind} {ns}/{name}: {why}" for (kind, (ns, name)), why in self.not_written.items()
+            f"{kind.label} {ns}/{name}: {why}"
+            for (kind, (ns, name)), why in self.not_written.items()
         ]
         for (kind, (ns, name)), reasons in self.refused.items():
-            lines.extend(f"{kind} {ns}/{name}: refused {reason}" for reason in reasons)
+            lines.extend(f"{kind.label} {ns}/{name}: refused {reason}" for reason in reasons)
         return lines
 
     def retry_failed(self) -> None:
         for (kind, key), obj in list(self.failed.items()):
             self.write(kind, key, obj)
 
-    def delete(self, kind: str, key: Key) -> None:
-        label = f"{kind} {key[0]}/{key[1]}"
+    def delete(self, kind: DataKind, key: Key) -> None:
+        label = f"{kind.label} {key[0]}/{key[1]}"
         self.refused.pop((kind, key), None)
         self.failed.pop((kind, key), None)
         self.not_written.pop((kind, key), None)

@@ -10,18 +10,24 @@ start: no two leaders act at once, so no workload rolls twice in a handover.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+from kubereload.kube.client import KubeClient
+from kubereload.kube.errors import ConflictError
+from kubereload.kube.resources import LEASES
 
 log = logging.getLogger(__name__)
 
 MICRO_TIME = "%Y-%m-%dT%H:%M:%S.%fZ"
+T = TypeVar("T")
 
 
 class Conflict(Exception):
@@ -229,3 +235,49 @@ class LeaderElector:
             on_stopped()
             if stop.is_set():
                 self.release()
+
+
+class ApiLeaseStore:
+    """The Lease through the API, for a LeaderElector running in its own thread: each call is
+    run on the event loop that owns ``client`` and waited for."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        loop: asyncio.AbstractEventLoop,
+        name: str,
+        namespace: str,
+        timeout: float = 10.0,
+    ) -> None:
+        self.client, self.loop = client, loop
+        self.name, self.namespace = name, namespace
+        self.timeout = timeout
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(self.timeout)
+
+    def get(self) -> tuple[LeaseRecord, str] | None:
+        return self._call(self._get())
+
+    def create(self, record: LeaseRecord) -> str:
+        return self._call(self._write(record, None))
+
+    def update(self, record: LeaseRecord, resource_version: str) -> str:
+        return self._call(self._write(record, resource_version))
+
+    async def _get(self) -> tuple[LeaseRecord, str] | None:
+        obj = await self.client.get(LEASES, self.namespace, self.name)
+        if obj is None:
+            return None
+        return record_from_lease(obj), str(obj["metadata"].get("resourceVersion", ""))
+
+    async def _write(self, record: LeaseRecord, rv: str | None) -> str:
+        body = lease_body(self.name, self.namespace, record, rv)
+        try:
+            if rv is None:
+                written = await self.client.create(LEASES, self.namespace, body)
+            else:
+                written = await self.client.replace(LEASES, self.namespace, self.name, body)
+        except ConflictError as err:
+            raise Conflict(f"lease {self.namespace}/{self.name} changed") from err
+        return str(written["metadata"].get("resourceVersion", ""))

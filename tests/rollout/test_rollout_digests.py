@@ -4,7 +4,9 @@ import base64
 
 import pytest
 
-from kubereload.rollout.sources import SourceStore, summarize
+from kubereload.kube.data import DataKind
+from kubereload.kube.resources import ObjectRef
+from kubereload.rollout.digests import DigestStore, ObjectDigest, summarize_object
 
 
 def cm(name: str, data: dict[str, str], ns: str = "default", **meta: object) -> dict[str, object]:
@@ -17,8 +19,10 @@ def secret(name: str, data: dict[str, bytes], ns: str = "default") -> dict[str, 
 
 
 def test_digest_is_stable_and_order_independent() -> None:
-    a = summarize("ConfigMap", cm("x", {"a": "1", "b": "2"}))
-    b = summarize("ConfigMap", {"data": {"b": "2", "a": "1"}, "metadata": {"name": "other"}})
+    a = summarize_object(DataKind.CONFIGMAP, cm("x", {"a": "1", "b": "2"}))
+    b = summarize_object(
+        DataKind.CONFIGMAP, {"data": {"b": "2", "a": "1"}, "metadata": {"name": "other"}}
+    )
     assert a.digest == b.digest
     assert len(a.digest) == 16
 
@@ -28,40 +32,48 @@ def test_digest_is_stable_and_order_independent() -> None:
     [{"a": "1", "b": "3"}, {"a": "1"}, {"a": "1", "b": "2", "c": ""}, {"a": "1b", "": "2"}],
 )
 def test_any_change_changes_the_digest(changed: dict[str, str]) -> None:
-    base = summarize("ConfigMap", cm("x", {"a": "1", "b": "2"})).digest
-    assert summarize("ConfigMap", cm("x", changed)).digest != base
+    base = summarize_object(DataKind.CONFIGMAP, cm("x", {"a": "1", "b": "2"})).digest
+    assert summarize_object(DataKind.CONFIGMAP, cm("x", changed)).digest != base
 
 
 def test_binary_data_and_secret_data_are_decoded() -> None:
-    text = summarize("ConfigMap", cm("x", {"k": "value"})).digest
-    binary = summarize(
-        "ConfigMap", {"metadata": {}, "binaryData": {"k": base64.b64encode(b"value").decode()}}
+    text = summarize_object(DataKind.CONFIGMAP, cm("x", {"k": "value"})).digest
+    binary = summarize_object(
+        DataKind.CONFIGMAP,
+        {"metadata": {}, "binaryData": {"k": base64.b64encode(b"value").decode()}},
     ).digest
-    sec = summarize("Secret", secret("s", {"k": b"value"})).digest
+    sec = summarize_object(DataKind.SECRET, secret("s", {"k": b"value"})).digest
     assert text == binary == sec
 
 
 def test_kept_state_holds_no_value() -> None:
-    state = summarize("Secret", secret("s", {"password": b"hunter2-very-secret"}), with_keys=True)
+    state = summarize_object(
+        DataKind.SECRET, secret("s", {"password": b"hunter2-very-secret"}), with_keys=True
+    )
     blob = repr(state).encode() + state.digest + b"".join((state.keys or {}).values())
     assert b"hunter2" not in blob
     assert set(state.keys or {}) == {"password"}
 
 
-def test_bad_base64_is_an_error_without_the_value() -> None:
-    obj = {"metadata": {"name": "s"}, "data": {"token": "%%%secret-value%%%"}}
-    with pytest.raises(ValueError, match="token") as info:
-        summarize("Secret", obj)
-    assert "secret-value" not in str(info.value)
+def test_bad_base64_counts_as_one_invalid_value_without_the_value() -> None:
+    def digest(token: str) -> ObjectDigest:
+        obj = {"metadata": {"name": "s"}, "data": {"token": token, "user": "YWRtaW4="}}
+        return summarize_object(DataKind.SECRET, obj, with_keys=True)
+
+    bad, other_bad = digest("%%%secret-value%%%"), digest("%%%other%%%")
+    assert "secret-value" not in repr(bad)
+    assert set(bad.keys or {}) == {"token", "user"}  # the good key still counts
+    assert bad.digest == other_bad.digest  # one invalid value is like another
+    assert digest("c2VjcmV0").digest != bad.digest  # fixing it is a change
 
 
 def test_store_reports_changes_and_flags() -> None:
-    store = SourceStore()
-    ref, changed = store.put("ConfigMap", cm("x", {"a": "1"}))
-    assert ref == ("default", "ConfigMap", "x") and changed
-    assert store.put("ConfigMap", cm("x", {"a": "1"}, resourceVersion="9")) == (ref, False)
+    store = DigestStore()
+    ref, changed = store.put(DataKind.CONFIGMAP, cm("x", {"a": "1"}))
+    assert ref == ObjectRef(DataKind.CONFIGMAP, "default", "x") and changed
+    assert store.put(DataKind.CONFIGMAP, cm("x", {"a": "1"}, resourceVersion="9")) == (ref, False)
     annotated = cm("x", {"a": "1"}, annotations={"reloader.stakater.com/ignore": "true"})
-    assert store.put("ConfigMap", annotated) == (ref, True)
+    assert store.put(DataKind.CONFIGMAP, annotated) == (ref, True)
     state = store.get(ref)
     assert state is not None and state.flags.ignore
     assert store.delete(ref) and not store.delete(ref)
@@ -69,12 +81,12 @@ def test_store_reports_changes_and_flags() -> None:
 
 
 def test_per_key_digests_only_while_a_workload_wants_them() -> None:
-    store = SourceStore()
-    ref, _ = store.put("ConfigMap", cm("x", {"a": "1", "b": "2"}))
+    store = DigestStore()
+    ref, _ = store.put(DataKind.CONFIGMAP, cm("x", {"a": "1", "b": "2"}))
     state = store.get(ref)
     assert state is not None and state.keys is None
     assert store.keep_keys(ref) is True  # must be read again to get per-key digests
-    store.put("ConfigMap", cm("x", {"a": "1", "b": "2"}))
+    store.put(DataKind.CONFIGMAP, cm("x", {"a": "1", "b": "2"}))
     state = store.get(ref)
     assert state is not None and set(state.keys or {}) == {"a", "b"}
     assert store.keep_keys(ref) is False  # a second user: already there
@@ -84,4 +96,4 @@ def test_per_key_digests_only_while_a_workload_wants_them() -> None:
     after = store.get(ref)
     assert after is not None and after.keys is None and after.digest == state.digest
     # an object not seen yet needs no read: its first put will carry key digests
-    assert store.keep_keys(("default", "Secret", "later")) is False
+    assert store.keep_keys(ObjectRef(DataKind.SECRET, "default", "later")) is False

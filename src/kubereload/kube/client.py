@@ -1,0 +1,149 @@
+"""The API server by verb: get, list, watch, patch, create, replace — the one HTTP layer.
+
+As kopf splits its API client by verb: each method builds the path from a ``Resource``, sends
+one request, and turns any answer but success into :class:`ApiError` (409 :class:`ConflictError`,
+410 :class:`GoneError`) and any httpx exception into :class:`TransportError`, here and only here.
+Nothing outside ``kubereload.kube`` imports the HTTP library.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx2 as httpx
+
+from kubereload.kube.errors import KubeError, response_error, transport_error
+from kubereload.kube.resources import Resource
+
+JsonObject = dict[str, Any]
+WATCH_CONNECT_TIMEOUT = 30.0
+
+
+@contextlib.contextmanager
+def _mapped() -> Iterator[None]:
+    try:
+        yield
+    except httpx.HTTPError as err:
+        raise transport_error(err) from err
+
+
+class KubeClient:
+    """An authenticated connection to one API server (see ``kube.config.async_client``)."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http
+
+    async def __aenter__(self) -> KubeClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        ok: tuple[int, ...] = (200,),
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        with _mapped():
+            response = await self._http.request(
+                method, path, params=params, json=json_body, content=content, headers=headers
+            )
+        if response.status_code not in ok:
+            raise response_error(response)
+        return response
+
+    async def get(self, resource: Resource, namespace: str, name: str) -> JsonObject | None:
+        """One object; None when it does not exist."""
+        response = await self._send("GET", resource.path(namespace, name), ok=(200, 404))
+        if response.status_code == 404:
+            return None
+        result: JsonObject = response.json()
+        return result
+
+    async def list(
+        self, resource: Resource, namespace: str | None, params: Mapping[str, str]
+    ) -> JsonObject:
+        """One page of a list (``params``: limit, continue, selectors)."""
+        response = await self._send("GET", resource.path(namespace), params=params)
+        result: JsonObject = response.json()
+        return result
+
+    @contextlib.asynccontextmanager
+    async def watch(
+        self,
+        resource: Resource,
+        namespace: str | None,
+        params: Mapping[str, str],
+        *,
+        read_timeout: float,
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """A watch stream as its lines; :class:`ReadTimeoutError` when no byte arrives within
+        ``read_timeout`` seconds, and any error answer as :class:`ApiError`."""
+        timeout = httpx.Timeout(WATCH_CONNECT_TIMEOUT, read=read_timeout)
+        with _mapped():
+            async with self._http.stream(
+                "GET", resource.path(namespace), params=params, timeout=timeout
+            ) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise response_error(response)
+                yield _lines(response)
+
+    async def patch(
+        self, resource: Resource, namespace: str, name: str, body: bytes, content_type: str
+    ) -> JsonObject:
+        """Patch one object (``content_type`` names the patch kind: merge, strategic, JSON)."""
+        response = await self._send(
+            "PATCH",
+            resource.path(namespace, name),
+            content=body,
+            headers={"Content-Type": content_type},
+        )
+        result: JsonObject = response.json()
+        return result
+
+    async def create(self, resource: Resource, namespace: str, body: JsonObject) -> JsonObject:
+        response = await self._send("POST", resource.path(namespace), ok=(200, 201), json_body=body)
+        result: JsonObject = response.json()
+        return result
+
+    async def replace(
+        self, resource: Resource, namespace: str, name: str, body: JsonObject
+    ) -> JsonObject:
+        """PUT one object; with ``metadata.resourceVersion`` set, a lost race is a 409."""
+        response = await self._send("PUT", resource.path(namespace, name), json_body=body)
+        result: JsonObject = response.json()
+        return result
+
+    async def served(self, resource: Resource) -> bool:
+        """Whether the server knows this resource (a CRD, say, may be absent)."""
+        root = "/api/v1" if resource.api_version == "v1" else f"/apis/{resource.api_version}"
+        try:
+            response = await self._send("GET", root)
+        except KubeError:  # not served, or no answer: treated alike, as before a CRD exists
+            return False
+        body = response.json()
+        return any(r.get("name") == resource.plural for r in body.get("resources") or [])
+
+
+async def _lines(response: httpx.Response) -> AsyncIterator[str]:
+    with _mapped():
+        async for line in response.aiter_lines():
+            yield line
