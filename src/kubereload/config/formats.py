@@ -221,11 +221,17 @@ _JSON_MESSAGES = frozenset(
     }
 )
 _JSON_STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"')
+# A string (skipped whole, so brackets inside it do not count) or one bracket.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}]')
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def _check_json_depth(data: bytes, limits: Limits) -> None:
-    """Count bracket nesting outside strings, before json (which recurses) sees the document."""
+    """Count bracket nesting outside strings, before json (which recurses) sees the document.
+
+    The count runs over the brackets alone (strings removed, all else deleted, in C); only a
+    document found too deep is scanned again, token by token, for the position to report.
+    """
     if data.count(b"[") + data.count(b"{") <= limits.max_depth:
         return
     brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
@@ -236,6 +242,15 @@ def _check_json_depth(data: bytes, limits: Limits) -> None:
             break
     else:
         return
+    depth = 0
+    for token in _JSON_TOKEN.finditer(data):
+        first = data[token.start()]
+        if first in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limits.max_depth:
+                raise _too_deep(limits, *_position(data, token.start()))
+        elif first != 0x22:  # ] }
+            depth -= 1
     raise _too_deep(limits)
 
 
