@@ -88,6 +88,18 @@ seconds late (a change took 4.4 s instead of 5 ms to arrive). Errors the server 
 _UNUSABLE: Any = object()
 
 
+def _refused(err: BaseException) -> bool:
+    """Whether the server's host refused the connection (nothing listening on the port)."""
+    seen: BaseException | None = err
+    for _ in range(8):  # ours -> the HTTP library's -> OSError -> ConnectionRefusedError
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def object_key(obj: Mapping[str, Any]) -> Key:
     metadata = obj["metadata"]
     return (str(metadata.get("namespace") or ""), str(metadata["name"]))
@@ -242,12 +254,17 @@ class Informer(Generic[T]):
                 self._reset_backoff_after_progress()
                 delay = err.retry_after if err.retry_after is not None else self.backoff.next()
             except ConnectError as err:
-                self._failed(f"cannot connect: {err}", err)
-                self._progressed = False
-                # Whatever answers next is a server (re)started since: its errors start the
-                # general back-off over, instead of inheriting what the outage grew.
-                self.backoff.reset()
-                delay = self._connect_backoff.next()
+                if _refused(err):
+                    self._failed(f"connection refused: {err}", err)
+                    self._progressed = False
+                    # Whatever answers next is a server (re)started since: its errors start
+                    # the general back-off over, instead of inheriting what the outage grew.
+                    self.backoff.reset()
+                    delay = self._connect_backoff.next()
+                else:  # TLS, DNS, unreachable: no cheaper for anyone than other errors
+                    self._failed(f"cannot connect: {err}", err)
+                    self._reset_backoff_after_progress()
+                    delay = self.backoff.next()
             except TransportError as err:
                 self._failed(f"connection error: {err}", err)
                 self._reset_backoff_after_progress()
