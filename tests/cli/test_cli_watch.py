@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cli.krproc import http_get, kubereload, listen_port
+from cli.krproc import http_get, kubereload, listen_port, wait_until
 from kubereload.cli.main import main
 from kubereload.cli.values import duration
 from kubereload.volume import AtomicWriter
+from kubereload.volume.layout import subpath_warning
 from webhook_receiver import Receiver
 
 
@@ -112,7 +114,6 @@ def test_a_missing_source_is_not_ready_until_it_appears(tmp_path: Path, receiver
     )
     try:
         port = listen_port(proc)
-        proc.wait_for("waiting for it")
         status, body = http_get(f"http://127.0.0.1:{port}/readyz")
         assert status == 503 and f"not read yet: {later}" in body
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
@@ -146,7 +147,7 @@ def test_help_shows_examples_and_the_env_rule(capsys: pytest.CaptureFixture[str]
         main(["watch", "--help"])
     text = capsys.readouterr().out
     assert "--process-name nginx" in text and "/-/reload" in text
-    assert "KUBERELOAD_WEBHOOK_TIMEOUT" in text
+    assert "Every flag also reads KUBERELOAD_<FLAG> (e.g. --dir -> KUBERELOAD_DIR)" in text
     with pytest.raises(SystemExit):
         main(["run", "--help"])
     run_help = capsys.readouterr().out
@@ -191,3 +192,48 @@ def test_a_single_file_with_exec_and_initial_reload(tmp_path: Path) -> None:
     finally:
         proc.stop()
     assert marker.read_text() == f"{config}\n{config}\n"
+
+
+def test_a_missing_dir_is_said_once_and_not_ready_until_it_appears(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet"
+    proc = kubereload("watch", "--dir", str(missing), "--exec", "true", "--listen", "127.0.0.1:0")
+    try:
+        ready = f"http://127.0.0.1:{listen_port(proc)}/readyz"
+        status, body = http_get(ready)
+        assert status == 503 and f"not read yet: {missing}" in body
+        missing.mkdir()
+        (missing / "app.conf").write_text("a\n")
+        wait_until(lambda: http_get(ready)[0] == 200, timeout=15, what="ready once it exists")
+    finally:
+        proc.stop()
+    warnings = [line for line in proc.output().splitlines() if "WARNING" in line]
+    assert len(warnings) == 1, proc.output()
+    assert f"cannot read {missing} yet" in warnings[0] and "not ready" in warnings[0]
+    assert "last good version" not in proc.output()
+
+
+def test_a_subpath_mount_gets_the_librarys_warning_with_the_fix(tmp_path: Path) -> None:
+    volume = AtomicWriter(tmp_path / "vol")
+    volume.write({"app.yaml": "v: 1\n"})
+    target = tmp_path / "pod" / "app.yaml"
+    target.parent.mkdir()
+    target.write_text("")
+    source = volume.target_dir / os.readlink(volume.target_dir / "..data") / "app.yaml"
+    mounted = subprocess.run(
+        ["mount", "--bind", str(source), str(target)], check=False, capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("needs root and bind mounts to make a real subPath-style mount")
+    try:
+        proc = kubereload(
+            "watch", "--file", str(target), "--exec", "true", "--listen", "127.0.0.1:0"
+        )
+        try:
+            ready = f"http://127.0.0.1:{listen_port(proc)}/readyz"
+            wait_until(lambda: http_get(ready)[0] == 200, timeout=15, what="ready")
+        finally:
+            proc.stop()
+    finally:
+        subprocess.run(["umount", str(target)], check=True)
+    assert proc.output().count(subpath_warning(target)) == 1, proc.output()
+    assert "Mount the whole volume (no subPath)" in subpath_warning(target)

@@ -409,3 +409,28 @@ def test_once_fails_when_the_server_is_unreachable(tmp_path: Path) -> None:
     proc = sync(config, "--once", "--configmap", "app", "--dir", str(tmp_path / "out"))
     assert proc.wait(30) == 1
     assert "reading from http://127.0.0.1:9 failed" in proc.output()
+
+
+def test_with_no_reload_action_it_writes_and_claims_no_reload(
+    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+) -> None:
+    api.create(configmap("app", {"k": "one"}))
+    target = tmp_path / "config"
+    proc = kubereload(
+        "sync", "--kubeconfig", str(api_kubeconfig), "--configmap", "app", "--dir", str(target),
+        "--listen", "127.0.0.1:0",
+    )  # fmt: skip
+    try:
+        metrics = f"http://127.0.0.1:{listen_port(proc)}/metrics"
+        reloads = 'kubereload_reloads_total{result="success"} '
+        # The first sync counts as one change; once it is counted, the next one counts alone.
+        # (The pipeline logs a reload before it counts it.)
+        wait_until(lambda: f"{reloads}1" in http_get(metrics)[1], what="the first sync done")
+        assert (target / "k").read_bytes() == b"one"
+        api.update(configmap("app", {"k": "two"}))
+        wait_until(lambda: f"{reloads}2" in http_get(metrics)[1], what="the update done")
+        assert (target / "k").read_bytes() == b"two"
+    finally:
+        proc.stop()
+    assert proc.popen.returncode == 0
+    assert "reloaded after change" not in proc.output()

@@ -159,7 +159,9 @@ class ReloadPipeline:
             self.last_result = result
         self.observer.reload_finished(result)  # first: whoever reads the log sees metrics
         what = ", ".join(batch) or "start-up"
-        if result.ok:
+        if result.ok and not self.actions and self.validate is None:
+            log.debug("change in %s: no reload action to run", what)
+        elif result.ok:
             log.info("reloaded after change in %s (%.1f ms)", what, result.seconds * 1000)
         elif result.stage == "validate":
             log.error("not reloading after change in %s: %s", what, result.error)

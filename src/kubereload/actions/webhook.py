@@ -29,6 +29,7 @@ from kubereload.backoff import Backoff
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+_RETRIED = ", ".join(map(str, sorted(RETRYABLE_STATUS)))
 
 
 def parse_header(value: str) -> tuple[str, str]:
@@ -100,7 +101,7 @@ class WebhookOptions:
     retries: int = option(
         4,
         "--webhook-retries",
-        "retries after a timeout, connection error, 429 or 5xx (default 4)",
+        f"retries after a timeout, a connection error or HTTP {_RETRIED} (default 4)",
         Value("N", parse_count),
     )
     backoff: float = option(

@@ -20,7 +20,7 @@ from kubereload.admission.rules import RulesError
 from kubereload.admission.server import Limits
 from kubereload.admission.service import AdmissionService, SelfSignedSettings, Settings
 from kubereload.admission.tls import CertificateError
-from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
+from kubereload.cli.env import RepeatedFlag, apply_env
 from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.stop import StopSignal
@@ -38,7 +38,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "admission",
         help="validating admission webhook: refuse bad ConfigMaps/Secrets at kubectl apply",
         description=help_text(__doc__),
-        epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--rules", type=Path, metavar="FILE", help="rules file (followed live)")

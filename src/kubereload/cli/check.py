@@ -16,7 +16,7 @@ from pathlib import Path
 from kubereload.admission.check import check, load
 from kubereload.admission.manifests import ManifestError
 from kubereload.admission.rules import Rules, RulesError, load_rules
-from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.env import apply_env
 from kubereload.cli.usage import fail, help_text
 
 
@@ -25,7 +25,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check",
         help="judge the ConfigMaps/Secrets in manifests as the admission webhook would",
         description=help_text(__doc__),
-        epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(

@@ -16,7 +16,7 @@ import threading
 import uuid
 
 from kubereload import __version__
-from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
+from kubereload.cli.env import RepeatedFlag, apply_env
 from kubereload.cli.flags import add_kube_flags, add_service_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.usage import help_text
@@ -29,6 +29,21 @@ from kubereload.rollout.patches import STRATEGIES
 from kubereload.server import HealthRegistry, Registry, StatusServer, parse_listen
 
 log = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  # roll every workload annotated for it (stakater/Reloader's annotations work unchanged)
+  kubereload controller --listen :9090
+
+  # two replicas, one acting (a Lease); at most 3 workloads rolling at a time
+  kubereload controller --leader-elect --max-concurrent-rollouts 3 --listen :9090
+
+  # one namespace, and only log what would roll
+  kubereload controller --namespace team-a --dry-run
+
+  # every workload counts as annotated reloader.stakater.com/auto, but not in kube-system
+  kubereload controller --auto-reload-all --ignore-namespace kube-system
+"""
 
 
 def add_controller_flags(parser: argparse.ArgumentParser) -> None:
@@ -109,16 +124,37 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
     ha = parser.add_argument_group("leader election (for several replicas)")
     ha.add_argument("--leader-elect", action="store_true", help="act only while holding a Lease")
     ha.add_argument(
-        "--leader-election-name", default="kubereload-controller", metavar="NAME", help="Lease name"
+        "--leader-election-name",
+        default="kubereload-controller",
+        metavar="NAME",
+        help="Lease name (default kubereload-controller)",
     )
     ha.add_argument(
         "--leader-election-namespace",
         metavar="NS",
         help="Lease namespace (default: the pod's or the context's namespace)",
     )
-    ha.add_argument("--lease-duration", type=duration, default=15.0, metavar="DURATION")
-    ha.add_argument("--renew-deadline", type=duration, default=10.0, metavar="DURATION")
-    ha.add_argument("--retry-period", type=duration, default=2.0, metavar="DURATION")
+    ha.add_argument(
+        "--lease-duration",
+        type=duration,
+        default=15.0,
+        metavar="DURATION",
+        help="a Lease not renewed for this long may be taken by another replica (default 15s)",
+    )
+    ha.add_argument(
+        "--renew-deadline",
+        type=duration,
+        default=10.0,
+        metavar="DURATION",
+        help="the leader stops acting if it cannot renew within this (default 10s)",
+    )
+    ha.add_argument(
+        "--retry-period",
+        type=duration,
+        default=2.0,
+        metavar="DURATION",
+        help="how often to try to take or renew the Lease (default 2s)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -126,12 +162,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "controller",
         help="roll Deployments/StatefulSets/DaemonSets when their ConfigMaps/Secrets change",
         description=help_text(__doc__),
-        epilog=ENV_HELP,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_controller_flags(parser)
     add_kube_flags(parser)
-    add_service_flags(parser)
+    add_service_flags(parser, reloads=False)
     apply_env(parser)
     parser.set_defaults(handler=handle)
 

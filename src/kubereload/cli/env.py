@@ -14,12 +14,8 @@ from typing import Any
 
 ENV_PREFIX = "KUBERELOAD_"
 
-ENV_HELP = (
-    "Every flag also reads KUBERELOAD_<FLAG> (e.g. --webhook-timeout -> "
-    "KUBERELOAD_WEBHOOK_TIMEOUT); the command line wins. Repeatable flags: one value per line "
-    "(or comma-separated if there is no line break). Switches: 1/true/yes or 0/false/no. "
-    "Durations: 500ms, 2s, 1m, 1m30s (a bare number is seconds)."
-)
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 
 _SECRET_BEARING = {"KUBERELOAD_WEBHOOK", "KUBERELOAD_WEBHOOK_HEADER"}
 
@@ -77,20 +73,49 @@ def env_name(flag: argparse.Action) -> str | None:
 
 def _env_bool(text: str) -> bool:
     value = text.strip().lower()
-    if value in ("1", "true", "yes", "on"):
+    if value in TRUE_WORDS:
         return True
-    if value in ("0", "false", "no", "off", ""):
+    if value in (*FALSE_WORDS, ""):
         return False
-    raise argparse.ArgumentTypeError("expected 1/true/yes/on or 0/false/no/off")
+    raise argparse.ArgumentTypeError(f"expected {_SWITCH_WORDS}")
+
+
+_SWITCH_WORDS = f"{'/'.join(TRUE_WORDS)} or {'/'.join(FALSE_WORDS)}"
+
+
+def env_help(parser: argparse.ArgumentParser) -> str:
+    """The footer saying how ``parser``'s flags read the environment, citing only its flags."""
+    flags = [f for f in parser._actions if env_name(f) and f.dest not in ("help", "version")]
+    if not flags:
+        return ""
+    valued = [f for f in flags if f.nargs != 0] or flags
+    example = next(o for o in valued[0].option_strings if o.startswith("--"))
+    parts = [
+        f"Every flag also reads KUBERELOAD_<FLAG> (e.g. {example} -> {env_name(valued[0])}); "
+        "the command line wins."
+    ]
+    if any(isinstance(f, RepeatedFlag) for f in flags):
+        parts.append(
+            "Repeatable flags: one value per line (or comma-separated if there is no line break)."
+        )
+    if any(isinstance(f, argparse._StoreTrueAction) for f in flags):
+        parts.append(f"Switches: {_SWITCH_WORDS}.")
+    if any(f.metavar == "DURATION" for f in flags):
+        parts.append("Durations: 500ms, 2s, 1m, 1m30s (a bare number is seconds).")
+    return " ".join(parts)
 
 
 def apply_env(parser: argparse.ArgumentParser, environ: dict[str, str] | None = None) -> None:
-    """Make ``KUBERELOAD_<FLAG>`` the default of each flag of ``parser``.
+    """Make ``KUBERELOAD_<FLAG>`` the default of each flag of ``parser``, and say so at the end
+    of its ``--help``.
 
     A bad value stops with the variable's name and the reason, never the value (it may be a
     URL with a password in it).
     """
     env = os.environ if environ is None else environ
+    footer = env_help(parser)
+    if footer:
+        parser.epilog = f"{parser.epilog.rstrip()}\n\n{footer}" if parser.epilog else footer
     for flag in parser._actions:
         name = env_name(flag)
         if name is None or name not in env or flag.dest in ("help", "version"):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import sys
 
-from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.env import apply_env
 from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.usage import help_text
 from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
@@ -36,7 +36,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "explain",
         help="show which ConfigMaps/Secrets a workload depends on and whether a change rolls it",
         description=help_text(__doc__),
-        epilog=ENV_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("workload", type=workload_ref, metavar="KIND/NAME")

@@ -93,16 +93,18 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_service_flags(parser: argparse.ArgumentParser) -> None:
+def add_service_flags(parser: argparse.ArgumentParser, *, reloads: bool = True) -> None:
+    """``--listen`` and the logs; ``reloads``: the command reloads (``--unready-on-failure``)."""
     group = parser.add_argument_group("health, metrics and logs")
     group.add_argument(
         "--listen", metavar="ADDR", help="serve /healthz, /readyz and /metrics here (e.g. :9090)"
     )
-    group.add_argument(
-        "--unready-on-failure",
-        action="store_true",
-        help="fail /readyz while the last reload failed",
-    )
+    if reloads:
+        group.add_argument(
+            "--unready-on-failure",
+            action="store_true",
+            help="fail /readyz while the last reload failed",
+        )
     group.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="default text"
     )

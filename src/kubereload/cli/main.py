@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from kubereload import __version__
+from kubereload.cli.usage import Parser
 
 # name -> (module, one-line summary). Each module defines register(subparsers), which adds the
 # subcommand named here and sets a ``handler`` default: (args) -> exit code.
@@ -29,7 +30,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="kubereload",
         description=(
             "Hot-reload configuration from Kubernetes ConfigMaps and Secrets: in the app "

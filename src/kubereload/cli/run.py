@@ -7,7 +7,7 @@ import logging
 import signal
 from typing import TYPE_CHECKING, Any
 
-from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.env import apply_env
 from kubereload.cli.flags import (
     add_action_flags,
     add_api_source_flags,
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EPILOG = f"""\
+EPILOG = """\
 examples:
   # an app that reloads on SIGHUP: validate the new config first
   kubereload run --dir /etc/app --validate 'app --check-config /etc/app/app.yaml' -- app serve
@@ -42,8 +42,6 @@ elsewhere it makes itself their subreaper. SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIG
 are forwarded to the child. When the child exits, kubereload exits with its code (128+N if
 killed by signal N), so Kubernetes restarts the pod. The actions of `watch` (--webhook,
 --signal, --exec) run before the child is reloaded.
-
-{ENV_HELP}
 """
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from pathlib import Path
 
-from kubereload.cli.env import ENV_HELP, RepeatedFlag, apply_env
+from kubereload.cli.env import RepeatedFlag, apply_env
 from kubereload.cli.flags import add_action_flags, add_kube_flags, add_service_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.options import log_secrets, reload_options
@@ -28,6 +28,19 @@ from kubereload.sync.serve import serve
 from kubereload.sync.writer import ON_DELETE, SyncWriter, WriterOptions
 
 log = logging.getLogger(__name__)
+
+EPILOG = """\
+examples:
+  # one ConfigMap into /etc/nginx/conf.d, kept in step; nginx checked, then its master HUPed
+  kubereload sync --configmap web-conf --dir /etc/nginx/conf.d \\
+      --validate 'nginx -t' --signal HUP --process-name nginx
+
+  # every ConfigMap labelled app=web, one subdirectory each; then a reload webhook
+  kubereload sync --selector app=web --dir /config --webhook http://127.0.0.1:8080/-/reload
+
+  # an init container: write the Secret once and exit (non-zero if it is missing)
+  kubereload sync --secret db-credentials --dir /etc/db --once
+"""
 
 
 def add_sync_flags(parser: argparse.ArgumentParser) -> None:
@@ -86,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "sync",
         help="write ConfigMaps/Secrets from the API into a directory, then reload",
         description=help_text(__doc__),
-        epilog=ENV_HELP,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_sync_flags(parser)

@@ -6,7 +6,7 @@ import argparse
 import logging
 from typing import Any
 
-from kubereload.cli.env import ENV_HELP, apply_env
+from kubereload.cli.env import apply_env
 from kubereload.cli.flags import add_action_flags, add_service_flags, add_source_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.options import log_secrets, sidecar_options
@@ -16,7 +16,7 @@ from kubereload.sidecar import Sidecar
 
 log = logging.getLogger(__name__)
 
-EPILOG = f"""\
+EPILOG = """\
 examples:
   # nginx in the same pod (shareProcessNamespace: true): test the config, then HUP the master
   kubereload watch --dir /etc/nginx/conf.d --validate 'nginx -t' --signal HUP --process-name nginx
@@ -34,8 +34,6 @@ examples:
 Only real content changes count: a touch, or the kubelet re-projecting equal data, does nothing.
 A failed --validate keeps the program on its current config and logs why; the next good change
 reloads. Exit: 0 on SIGTERM/SIGINT, 2 on a usage error.
-
-{ENV_HELP}
 """
 
 

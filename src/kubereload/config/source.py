@@ -16,6 +16,7 @@ from typing import Protocol
 
 from kubereload.config.limits import DEFAULT_LIMITS, Limits
 from kubereload.volume import DATA_DIR_NAME, Layout, Snapshot, SnapshotError, read_snapshot
+from kubereload.volume.layout import subpath_warning
 from kubereload.volume.snapshot import Expect
 from kubereload.watch import Detector
 
@@ -135,13 +136,7 @@ class FileSource:
     def _warn_if_subpath(self, snapshot: Snapshot) -> None:
         if snapshot.layout is Layout.SUBPATH and self.path not in _subpath_warned:
             _subpath_warned.add(self.path)
-            log.warning(
-                "%s is mounted with subPath: a subPath mount is a bind mount of one file, and "
-                "the kubelet never updates it in place, so changes to the ConfigMap or Secret "
-                "will not reach this process. Mount the whole volume (no subPath) and point "
-                "kubereload at the file inside that directory.",
-                self.path,
-            )
+            log.warning("%s", subpath_warning(self.path))
 
 
 def _shape(path: Path) -> Expect:

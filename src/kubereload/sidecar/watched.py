@@ -1,8 +1,9 @@
 """Watching several directories and files at once (``--dir``/``--file``): one Detector each,
 all feeding one pipeline.
 
-Readiness waits until every path has been read once; a path missing at start is reported
-and watched until it appears (its first appearance is a change, so it reloads).
+Readiness waits until every path has been read once; a path missing at start is reported once
+and watched until it appears (its first appearance is a change, so it reloads). A subPath mount
+is read, and warned about with the fix, in the library's words.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 
 from kubereload.actions import ReloadPipeline
 from kubereload.server import Telemetry
-from kubereload.volume import Snapshot, SnapshotError, read_snapshot
+from kubereload.volume import Layout, Snapshot, SnapshotError, read_snapshot
+from kubereload.volume.layout import subpath_warning
 from kubereload.watch import Detector
 
 log = logging.getLogger(__name__)
@@ -31,13 +33,12 @@ class WatchedPaths:
         self.pipeline = pipeline
         self.telemetry = telemetry
         self._detectors: list[Detector] = []
-        self._unread: set[str] = set()
+        self._told: dict[str, str] = {}  # why each unread path cannot be read, as last logged
         self._lock = threading.Lock()
+        self._unread = {str(path) for path in self.paths}
+        self._update_ready()  # not ready before start: /readyz may be served already
 
     def start(self) -> None:
-        with self._lock:
-            self._unread = {str(path) for path in self.paths}
-        self._update_ready()
         for path in self.paths:
             name = str(path)
             detector = Detector(
@@ -59,8 +60,10 @@ class WatchedPaths:
                     len(initial.files),
                     detector.mode,
                 )
+                if initial.layout is Layout.SUBPATH:
+                    log.warning("%s", subpath_warning(name))
             except SnapshotError as exc:
-                log.warning("cannot read %s yet (%s); waiting for it", name, exc)
+                self._tell_unread(name, exc)
             detector.start(initial)
             self._detectors.append(detector)
 
@@ -77,8 +80,20 @@ class WatchedPaths:
         self.pipeline.submit(name)
 
     def _failed(self, name: str, exc: SnapshotError) -> None:
-        log.warning("cannot read %s: %s (keeping the last good version)", name, exc)
         self.telemetry.watcher_error(name)
+        with self._lock:
+            never_read = name in self._unread
+        if never_read:
+            self._tell_unread(name, exc)
+        else:
+            log.warning("cannot read %s: %s (keeping the last good version)", name, exc)
+
+    def _tell_unread(self, name: str, exc: SnapshotError) -> None:
+        """Once per reason: a path not read yet has no last good version to keep."""
+        reason = str(exc)
+        if self._told.get(name) != reason:
+            self._told[name] = reason
+            log.warning("cannot read %s yet (%s): not ready until it can be read", name, reason)
 
     def _update_ready(self) -> None:
         with self._lock:

@@ -29,6 +29,17 @@ class Layout(enum.Enum):
     """A ConfigMap or Secret read from the API server: its keys, no files on disk."""
 
 
+def subpath_warning(path: object) -> str:
+    """What to tell whoever watches a subPath mount: why it never changes, and the fix. One
+    wording for the library and the sidecars."""
+    return (
+        f"{path} is mounted with subPath: a subPath mount is a bind mount of one file, and "
+        "the kubelet never updates it in place, so changes to the ConfigMap or Secret "
+        "will not reach this process. Mount the whole volume (no subPath) and point "
+        "kubereload at the file inside that directory."
+    )
+
+
 def _unescape_mountinfo(field: str) -> str:
     # mountinfo escapes space, tab, newline and backslash as \ooo.
     out, i = [], 0
