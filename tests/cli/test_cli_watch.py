@@ -198,9 +198,13 @@ def test_a_missing_dir_is_said_once_and_not_ready_until_it_appears(tmp_path: Pat
     missing = tmp_path / "not-yet"
     proc = kubereload("watch", "--dir", str(missing), "--exec", "true", "--listen", "127.0.0.1:0")
     try:
-        ready = f"http://127.0.0.1:{listen_port(proc)}/readyz"
+        port = listen_port(proc)
+        ready = f"http://127.0.0.1:{port}/readyz"
         status, body = http_get(ready)
         assert status == 503 and f"not read yet: {missing}" in body
+        # Its detector found it missing (after the start-up read did): now let it appear.
+        errors = f'kubereload_watcher_errors_total{{source="{missing}"}} 1'
+        wait_until(lambda: errors in http_get(f"http://127.0.0.1:{port}/metrics")[1])
         missing.mkdir()
         (missing / "app.conf").write_text("a\n")
         wait_until(lambda: http_get(ready)[0] == 200, timeout=15, what="ready once it exists")
