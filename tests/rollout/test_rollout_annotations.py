@@ -3,9 +3,11 @@
 import pytest
 
 from kubereload.rollout.annotations import (
+    Reading,
     SourceFlags,
     parse_policy,
     parse_source_flags,
+    renamed,
 )
 from kubereload.rollout.kinds import DEPLOYMENT
 
@@ -30,7 +32,7 @@ def test_auto_annotations(annotations: dict[str, str], cms: bool, secrets: bool)
 
 
 def test_auto_reload_all_flag_makes_every_workload_auto() -> None:
-    policy = parse_policy({}, auto_all=True)
+    policy = parse_policy({}, reading=Reading(auto_all=True))
     assert policy.auto_configmaps and policy.auto_secrets
 
 
@@ -84,3 +86,32 @@ def test_source_flags() -> None:
     assert parse_source_flags({"kubereload.io/ignore": "true"}).ignore
     assert parse_source_flags({"reloader.stakater.com/match": "true"}).match
     assert parse_source_flags({"kubereload.io/match": "true"}) == SourceFlags(match=True)
+
+
+def test_auto_false_declines_auto_reload_all() -> None:
+    everyone = Reading(auto_all=True)
+    assert parse_policy({}, reading=everyone).auto_configmaps
+    declined = parse_policy({"reloader.stakater.com/auto": "false"}, reading=everyone)
+    assert declined.declined_auto and not declined.active
+    own = parse_policy({"kubereload.io/auto": "False"}, reading=everyone)
+    assert not own.active
+    typed = parse_policy({"secret.reloader.stakater.com/auto": "false"}, reading=everyone)
+    assert typed.auto_configmaps and not typed.auto_secrets
+    named = parse_policy(
+        {"reloader.stakater.com/auto": "false", "configmap.reloader.stakater.com/reload": "a"},
+        reading=everyone,
+    )
+    assert named.configmaps == {"a"} and not named.auto_configmaps  # named lists still count
+
+
+def test_renamed_annotations_and_ignored_kinds() -> None:
+    reading = renamed(Reading(), auto="example.com/auto", reload_secrets=None)
+    assert parse_policy({"example.com/auto": "true"}, reading=reading).auto_secrets
+    assert not parse_policy({"reloader.stakater.com/auto": "true"}, reading=reading).active
+    assert parse_policy({"kubereload.io/auto": "true"}, reading=reading).active  # ours stay
+    no_secrets = Reading(ignored_kinds=frozenset({"Secret"}))
+    policy = parse_policy(
+        {"reloader.stakater.com/auto": "true", "secret.reloader.stakater.com/reload": "s"},
+        reading=no_secrets,
+    )
+    assert policy.auto_configmaps and not policy.auto_secrets and not policy.secrets

@@ -145,6 +145,9 @@ def test_events_metrics_and_no_secret_values_anywhere(
     assert 'kubereload_rollouts_total{kind="Deployment",result="success"} 1' in metrics
     assert "kubereload_change_to_patch_seconds_count 1" in metrics
     assert "kubereload_adoptions_total 1" in metrics
+    # Reloader's names too, for the dashboards and alerts of a migrated cluster
+    assert 'reloader_reload_executed_total{success="true"} 1' in metrics
+    assert 'reloader_action_total{workload_kind="Deployment",result="success"} 1' in metrics
     assert "kubereload_informer_reconnects_total" in metrics
     assert "kubereload_reloads_total" not in metrics  # only the controller's own metrics
     ctl.stop()

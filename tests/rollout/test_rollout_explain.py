@@ -1,5 +1,6 @@
 """explain tells which objects a workload depends on, through what, and what a change would do."""
 
+from kubereload.rollout.annotations import Reading
 from kubereload.rollout.decide import Outcome
 from kubereload.rollout.digests import DigestStore
 from kubereload.rollout.explain import explain, sub_path_warnings
@@ -64,3 +65,20 @@ def test_explain_names_dependencies_routes_and_verdict() -> None:
 def test_sub_path_warning_once_per_object() -> None:
     warnings = sub_path_warnings(from_object(KINDS["Deployment"], WEB))
     assert len(warnings) == 1 and "web-config" in warnings[0]
+
+
+def test_explain_agrees_that_auto_false_declines_auto_reload_all() -> None:
+    declined = {
+        "metadata": {
+            "name": "legacy",
+            "namespace": "shop",
+            "annotations": {"reloader.stakater.com/auto": "false"},
+        },
+        "spec": WEB["spec"],
+    }
+    store = DigestStore()
+    everyone = Reading(auto_all=True)
+    text, decision = explain(from_object(KINDS["Deployment"], declined, reading=everyone), store)
+    assert decision.outcome is Outcome.NONE
+    assert 'auto declined (auto: "false"; --auto-reload-all does not apply)' in text
+    assert "now: no rollout (no reload annotation)" in text

@@ -2,7 +2,7 @@
 
 import pytest
 
-from kubereload.rollout.storm import RolloutQueue, TokenBucket
+from kubereload.rollout.storm import GATHER, MAX_HOLD, RolloutQueue, TokenBucket
 
 
 def drain(q: RolloutQueue[str], now: float) -> list[str]:
@@ -12,17 +12,50 @@ def drain(q: RolloutQueue[str], now: float) -> list[str]:
     return out
 
 
-def test_changes_within_debounce_make_one_rollout() -> None:
+def test_a_lone_change_rolls_at_once() -> None:
     q: RolloutQueue[str] = RolloutQueue(debounce=5.0)
     q.mark("web", 0.0)
-    q.mark("web", 1.0)
-    q.mark("web", 4.9)
-    assert q.depth == 1
-    assert q.pop_ready(4.99) is None
-    assert q.next_wakeup(1.0) == 5.0  # fixed window from the first change
-    assert drain(q, 5.0) == ["web"]
-    q.done("web", 6.0)
+    q.mark("web", 0.01)  # made together with the first (one helm upgrade): same rollout
+    assert q.next_wakeup(0.0) == GATHER
+    assert drain(q, GATHER) == ["web"]
+    q.done("web", GATHER)
     assert q.pop_ready(100.0) is None and q.next_wakeup(100.0) is None
+    q.mark("web", 100.0)  # long after: at once again
+    assert drain(q, 100.0 + GATHER) == ["web"]
+
+
+def test_twenty_quick_changes_make_two_rollouts() -> None:
+    q: RolloutQueue[str] = RolloutQueue(debounce=1.0)
+    released: list[float] = []
+    t = 0.0
+    for _ in range(20):  # one change every 100 ms: 2 s in all, longer than the debounce
+        q.mark("web", t)
+        for key in drain(q, t):
+            released.append(t)
+            q.done(key, t)
+        t = round(t + 0.1, 3)
+    while t < 20.0:
+        for key in drain(q, t):
+            released.append(t)
+            q.done(key, t)
+        t = round(t + 0.05, 3)
+    assert len(released) == 2
+    assert released[0] <= 0.1  # the first at once
+    assert released[1] == pytest.approx(1.9 + 1.0, abs=0.06)  # the rest once quiet for 1 s
+
+
+def test_a_constant_trickle_cannot_hold_a_rollout_for_ever() -> None:
+    q: RolloutQueue[str] = RolloutQueue(debounce=1.0)
+    q.mark("web", 0.0)
+    assert drain(q, GATHER) == ["web"]
+    q.done("web", GATHER)
+    t, second = 0.5, None
+    while t < 30.0 and second is None:
+        q.mark("web", t)  # a change every half second, for ever
+        if drain(q, t):
+            second = t
+        t += 0.5
+    assert second is not None and second <= 0.5 + MAX_HOLD * 1.0
 
 
 def test_a_change_during_a_rollout_rolls_again_after_it() -> None:

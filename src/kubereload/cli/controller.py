@@ -14,6 +14,7 @@ import os
 import socket
 import threading
 import uuid
+from typing import Any
 
 from kubereload import __version__
 from kubereload.cli.env import RepeatedFlag, apply_env
@@ -23,8 +24,21 @@ from kubereload.cli.usage import help_text
 from kubereload.cli.values import duration
 from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
 from kubereload.kube.lease import ApiLeaseStore, LeaderElector
+from kubereload.kube.selectors import label_selector
 from kubereload.kube.status import stop_on_signals
+from kubereload.rollout.annotations import (
+    AUTO,
+    AUTO_CONFIGMAPS,
+    AUTO_SECRETS,
+    MATCH,
+    RELOAD_CONFIGMAPS,
+    RELOAD_SECRETS,
+    SEARCH,
+    Reading,
+    renamed,
+)
 from kubereload.rollout.controller import Controller, Settings
+from kubereload.rollout.kinds import BY_ALIAS, KINDS
 from kubereload.rollout.patches import STRATEGIES
 from kubereload.server import HealthRegistry, Registry, StatusServer, parse_listen
 
@@ -55,21 +69,70 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         help="watch only NS (repeatable; default all)",
     )
     what.add_argument(
-        "--namespace-selector", metavar="LABELS", help="watch only namespaces with these labels"
+        "--namespace-selector",
+        metavar="LABELS",
+        help="watch only namespaces with these labels (key=value or Reloader's key:value, "
+        "comma-separated)",
     )
     what.add_argument(
-        "--ignore-namespace", action=RepeatedFlag, metavar="NS", help="never act in NS (repeatable)"
+        "--ignore-namespace",
+        "--namespaces-to-ignore",
+        action=RepeatedFlag,
+        type=_comma_list,
+        metavar="NS",
+        help="never act in NS (repeatable, or a comma list)",
     )
     what.add_argument(
         "--resource-selector",
+        "--resource-label-selector",
         metavar="LABELS",
-        help="only ConfigMaps/Secrets with these labels count",
+        help="only ConfigMaps/Secrets with these labels count (syntax as --namespace-selector)",
+    )
+    what.add_argument(
+        "--resources-to-ignore",
+        action=RepeatedFlag,
+        type=_comma_list,
+        metavar="KIND",
+        help="configMaps or secrets: never watched, and references to them never count",
+    )
+    what.add_argument(
+        "--ignored-workload-types",
+        action=RepeatedFlag,
+        type=_comma_list,
+        metavar="KIND",
+        help="workload kinds never rolled: deployments, statefulsets, daemonsets, rollouts "
+        "(jobs and cronjobs are accepted, as Reloader's)",
     )
     what.add_argument(
         "--auto-reload-all",
         action="store_true",
-        help="treat every workload as annotated reloader.stakater.com/auto",
+        help='treat every workload as annotated reloader.stakater.com/auto, unless it says "false"',
     )
+    what.add_argument(
+        "--reload-on-create",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="a ConfigMap/Secret created after start rolls its users (default false, as Reloader)",
+    )
+    what.add_argument(
+        "--reload-on-delete",
+        type=_boolean,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="BOOL",
+        help="a deleted ConfigMap/Secret rolls its users (default false, as Reloader)",
+    )
+    names = parser.add_argument_group(
+        "annotation names (Reloader's flags; kubereload.io/ names always count too)"
+    )
+    for flag, field, default in ANNOTATION_FLAGS:
+        names.add_argument(
+            flag, dest=f"annotation_{field}", metavar="NAME", help=f"default {default}"
+        )
     how = parser.add_argument_group("how to roll")
     how.add_argument(
         "--reload-strategy",
@@ -172,6 +235,70 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=handle)
 
 
+ANNOTATION_FLAGS = (
+    ("--auto-annotation", "auto", AUTO[0]),
+    ("--configmap-auto-annotation", "auto_configmaps", AUTO_CONFIGMAPS[0]),
+    ("--secret-auto-annotation", "auto_secrets", AUTO_SECRETS[0]),
+    ("--configmap-annotation", "reload_configmaps", RELOAD_CONFIGMAPS[0]),
+    ("--secret-annotation", "reload_secrets", RELOAD_SECRETS[0]),
+    ("--auto-search-annotation", "search", SEARCH[0]),
+    ("--search-match-annotation", "match", MATCH[0]),
+)
+DATA_KINDS = {"configmaps": "ConfigMap", "secrets": "Secret"}
+SKIPPED_KINDS = ("jobs", "cronjobs")  # Reloader's values for kinds kubereload never rolls
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _boolean(text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("true", "false"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected true or false")
+    return value == "true"
+
+
+def _flat(values: list[Any]) -> list[str]:
+    """A RepeatedFlag of comma lists (from flags) or of strings (from the environment)."""
+    out: list[str] = []
+    for value in values:
+        out.extend(value if isinstance(value, list) else _comma_list(str(value)))
+    return out
+
+
+def _reading(args: argparse.Namespace) -> Reading:
+    ignored: set[str] = set()
+    for name in _flat(args.resources_to_ignore):
+        if name.lower() not in DATA_KINDS:
+            raise ValueError(f"--resources-to-ignore {name!r}: expected configMaps or secrets")
+        ignored.add(DATA_KINDS[name.lower()])
+    base = Reading(auto_all=args.auto_reload_all, ignored_kinds=frozenset(ignored))
+    names = {field: getattr(args, f"annotation_{field}") for _, field, _ in ANNOTATION_FLAGS}
+    return renamed(base, **names)
+
+
+def _ignored_workload_kinds(values: list[str]) -> frozenset[str]:
+    out: set[str] = set()
+    for name in values:
+        kind = BY_ALIAS.get(name.lower())
+        if kind is not None:
+            out.add(kind.name)
+        elif name.lower() not in SKIPPED_KINDS:
+            known = ", ".join(k.aliases[1] for k in KINDS.values())
+            raise ValueError(f"--ignored-workload-types {name!r}: expected some of {known}")
+    return frozenset(out)
+
+
+def _selector(flag: str, text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        return label_selector(text)
+    except ValueError as err:
+        raise ValueError(f"{flag}: {err}") from None
+
+
 def identity() -> str:
     """Who holds the Lease: the pod name (its hostname) plus a random part, as client-go."""
     return f"{os.environ.get('POD_NAME') or socket.gethostname()}_{uuid.uuid4()}"
@@ -188,10 +315,13 @@ def settings_from(args: argparse.Namespace, who: str) -> Settings:
         raise ValueError("need --lease-duration > --renew-deadline > --retry-period > 0")
     return Settings(
         namespaces=tuple(args.namespace),
-        ignore_namespaces=frozenset(args.ignore_namespace),
-        namespace_selector=args.namespace_selector,
-        resource_selector=args.resource_selector,
-        auto_all=args.auto_reload_all,
+        ignore_namespaces=frozenset(_flat(args.ignore_namespace)),
+        namespace_selector=_selector("--namespace-selector", args.namespace_selector),
+        resource_selector=_selector("--resource-selector", args.resource_selector),
+        reading=_reading(args),
+        reload_on_create=args.reload_on_create,
+        reload_on_delete=args.reload_on_delete,
+        ignored_workload_kinds=_ignored_workload_kinds(_flat(args.ignored_workload_types)),
         strategy=args.reload_strategy,
         debounce=args.debounce,
         max_concurrent=args.max_concurrent_rollouts or None,

@@ -17,6 +17,7 @@ from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.usage import help_text
 from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
 from kubereload.kube.errors import KubeError
+from kubereload.rollout.annotations import Reading
 from kubereload.rollout.explain import explain_workload
 from kubereload.rollout.kinds import BY_ALIAS, KINDS, WorkloadKind
 
@@ -75,4 +76,5 @@ async def _explain(
     cluster: Cluster, kind: WorkloadKind, namespace: str, name: str, auto_all: bool
 ) -> str | None:
     async with async_client(cluster) as client:
-        return await explain_workload(client, kind, namespace, name, auto_all=auto_all)
+        reading = Reading(auto_all=auto_all)
+        return await explain_workload(client, kind, namespace, name, reading=reading)

@@ -8,7 +8,8 @@ manifests; kubereload's own ``kubereload.io/`` names say the same things, plus `
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from kubereload.durations import parse_duration
 
@@ -36,6 +37,55 @@ def _true(annotations: Mapping[str, str], names: tuple[str, ...]) -> bool:
     return any(annotations.get(name, "").strip().lower() == "true" for name in names)
 
 
+def _false(annotations: Mapping[str, str], names: tuple[str, ...]) -> bool:
+    return any(annotations.get(name, "").strip().lower() == "false" for name in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How the controller reads annotations: the names it looks for (Reloader's names can be
+    changed by its flags, ``--auto-annotation`` and the like; kubereload's own always count),
+    ``--auto-reload-all``, and the kinds whose references never count
+    (``--resources-to-ignore``)."""
+
+    auto_all: bool = False
+    auto: tuple[str, ...] = AUTO
+    auto_configmaps: tuple[str, ...] = AUTO_CONFIGMAPS
+    auto_secrets: tuple[str, ...] = AUTO_SECRETS
+    reload_configmaps: tuple[str, ...] = RELOAD_CONFIGMAPS
+    reload_secrets: tuple[str, ...] = RELOAD_SECRETS
+    search: tuple[str, ...] = SEARCH
+    match: tuple[str, ...] = MATCH
+    ignore: tuple[str, ...] = IGNORE
+    ignored_kinds: frozenset[str] = frozenset()  # "ConfigMap", "Secret"
+
+
+DEFAULT_READING = Reading()
+
+RENAMEABLE = (
+    "auto",
+    "auto_configmaps",
+    "auto_secrets",
+    "reload_configmaps",
+    "reload_secrets",
+    "search",
+    "match",
+)
+"""Fields of :class:`Reading` whose Reloader name a flag may replace."""
+
+
+def renamed(reading: Reading, **reloader_names: str | None) -> Reading:
+    """``reading`` with Reloader's name for some annotations replaced (kubereload's kept)."""
+    changes: dict[str, Any] = {}
+    for field_name, name in reloader_names.items():
+        if field_name not in RENAMEABLE:
+            raise TypeError(f"no annotation {field_name}")
+        if name:
+            own = getattr(DEFAULT_READING, field_name)[1:]
+            changes[field_name] = (name, *own)
+    return replace(reading, **changes)
+
+
 def _names(annotations: Mapping[str, str], names: tuple[str, ...]) -> frozenset[str]:
     found: set[str] = set()
     for name in names:
@@ -51,7 +101,9 @@ class Policy:
     ``auto_*``: every referenced object of that kind; ``configmaps``/``secrets``: these names,
     referenced or not; ``search``: referenced objects that carry the match annotation;
     ``keys``: only these keys count (None: all); ``pause_period``: seconds between two rollouts.
-    ``problems`` lists annotations that could not be read (they are then ignored).
+    ``declined_auto``: the workload says ``auto: "false"``, which wins over
+    ``--auto-reload-all``. ``problems`` lists annotations that could not be read (they are
+    then ignored).
     """
 
     auto_configmaps: bool = False
@@ -61,6 +113,7 @@ class Policy:
     search: bool = False
     keys: frozenset[str] | None = None
     pause_period: float | None = None
+    declined_auto: bool = False
     problems: tuple[str, ...] = field(default=())
 
     @property
@@ -76,12 +129,33 @@ class Policy:
 
 
 def parse_policy(
-    annotations: Mapping[str, str], pause_names: tuple[str, ...] = (), *, auto_all: bool = False
+    annotations: Mapping[str, str],
+    pause_names: tuple[str, ...] = (),
+    reading: Reading = DEFAULT_READING,
 ) -> Policy:
     """Read a workload's policy; ``pause_names``: its kind's own pause-period annotations
-    (Reloader's are per kind), after kubereload's; ``auto_all`` (``--auto-reload-all``)
-    treats every workload as auto."""
-    auto = auto_all or _true(annotations, AUTO)
+    (Reloader's are per kind), after kubereload's. With ``--auto-reload-all`` every workload
+    is auto, unless it declines with ``auto: "false"`` (for one kind: the typed auto
+    annotation ``"false"``)."""
+    declined = _false(annotations, reading.auto)
+    auto_all = reading.auto_all and not declined
+    auto = _true(annotations, reading.auto)
+    auto_configmaps = (
+        auto
+        or _true(annotations, reading.auto_configmaps)
+        or (auto_all and not _false(annotations, reading.auto_configmaps))
+    )
+    auto_secrets = (
+        auto
+        or _true(annotations, reading.auto_secrets)
+        or (auto_all and not _false(annotations, reading.auto_secrets))
+    )
+    configmaps = _names(annotations, reading.reload_configmaps)
+    secrets = _names(annotations, reading.reload_secrets)
+    if "ConfigMap" in reading.ignored_kinds:
+        auto_configmaps, configmaps = False, frozenset()
+    if "Secret" in reading.ignored_kinds:
+        auto_secrets, secrets = False, frozenset()
     problems: list[str] = []
     keys: frozenset[str] | None = None
     if KEYS in annotations:
@@ -98,13 +172,14 @@ def parse_policy(
                 problems.append(f"{name}: {exc}")
             break
     return Policy(
-        auto_configmaps=auto or _true(annotations, AUTO_CONFIGMAPS),
-        auto_secrets=auto or _true(annotations, AUTO_SECRETS),
-        configmaps=_names(annotations, RELOAD_CONFIGMAPS),
-        secrets=_names(annotations, RELOAD_SECRETS),
-        search=_true(annotations, SEARCH),
+        auto_configmaps=auto_configmaps,
+        auto_secrets=auto_secrets,
+        configmaps=configmaps,
+        secrets=secrets,
+        search=_true(annotations, reading.search),
         keys=keys,
         pause_period=pause,
+        declined_auto=declined,
         problems=tuple(problems),
     )
 
@@ -120,6 +195,8 @@ class SourceFlags:
 NO_FLAGS = SourceFlags()
 
 
-def parse_source_flags(annotations: Mapping[str, str]) -> SourceFlags:
-    ignore, match = _true(annotations, IGNORE), _true(annotations, MATCH)
+def parse_source_flags(
+    annotations: Mapping[str, str], reading: Reading = DEFAULT_READING
+) -> SourceFlags:
+    ignore, match = _true(annotations, reading.ignore), _true(annotations, reading.match)
     return NO_FLAGS if not (ignore or match) else SourceFlags(ignore=ignore, match=match)

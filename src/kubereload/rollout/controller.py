@@ -24,6 +24,7 @@ from kubereload.kube.errors import ApiError, KubeError
 from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import EVENTS, NAMESPACES, ObjectRef
 from kubereload.kube.status import InformerStatus, run_informers
+from kubereload.rollout.annotations import DEFAULT_READING, Reading
 from kubereload.rollout.decide import Dependency, Outcome, decide
 from kubereload.rollout.digests import DigestStore, ObjectDigest, data_ref, summarize
 from kubereload.rollout.events import event_body
@@ -48,7 +49,10 @@ class Settings:
     ignore_namespaces: frozenset[str] = frozenset()
     namespace_selector: str | None = None
     resource_selector: str | None = None
-    auto_all: bool = False
+    reading: Reading = DEFAULT_READING  # annotation names, --auto-reload-all, ignored kinds
+    reload_on_create: bool = False  # a ConfigMap/Secret created after start rolls its users
+    reload_on_delete: bool = False  # a deleted one rolls its users (Reloader: off by default)
+    ignored_workload_kinds: frozenset[str] = frozenset()  # WorkloadKind names never watched
     strategy: Strategy = "annotations"
     debounce: float = 1.0
     max_concurrent: int | None = None
@@ -72,9 +76,24 @@ class Metrics:
     depth: Any = field(init=False)
     in_flight: Any = field(init=False)
     leader: Any = field(init=False)
+    reloader_executed: Any = field(init=False)
+    reloader_actions: Any = field(init=False)
 
     def __post_init__(self) -> None:
         r = self.registry
+        # Reloader's names, so its dashboards and alerts keep working after a migration
+        self.reloader_executed = r.counter(
+            "reload_executed_total",
+            "Rollouts attempted (Reloader's metric), by success.",
+            ["success"],
+            prefix="reloader_",
+        )
+        self.reloader_actions = r.counter(
+            "action_total",
+            "Rollouts attempted (Reloader's metric), by workload kind and result.",
+            ["workload_kind", "result"],
+            prefix="reloader_",
+        )
         self.rollouts = r.counter(
             "rollouts_total", "Rollouts by workload kind and result.", ["kind", "result"]
         )
@@ -123,13 +142,13 @@ class _DataHandler:
         self.c, self.kind = controller, kind
 
     def on_add(self, key: Key, digest: ObjectDigest) -> None:
-        self.c.data_changed(ObjectRef(self.kind, *key), digest)
+        self.c.data_created(ObjectRef(self.kind, *key), digest)
 
     def on_update(self, key: Key, old: ObjectDigest, new: ObjectDigest) -> None:
         self.c.data_changed(ObjectRef(self.kind, *key), new)
 
     def on_delete(self, key: Key, old: ObjectDigest) -> None:
-        self.c.data_changed(ObjectRef(self.kind, *key), None)
+        self.c.data_deleted(ObjectRef(self.kind, *key))
 
 
 class _WorkloadHandler:
@@ -206,7 +225,7 @@ class Controller:
         return list(self.settings.namespaces) or [None]
 
     def _data_transform(self, kind: DataKind) -> Callable[[dict[str, Any]], ObjectDigest]:
-        store = self.store
+        store, reading = self.store, self.settings.reading
 
         def transform(obj: dict[str, Any]) -> ObjectDigest:
             ref = data_ref(kind, obj)
@@ -214,13 +233,14 @@ class Controller:
             for problem in decoded.problems():
                 log.warning("%s: %s; it counts as one invalid value", ref, problem)
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            return summarize(decoded, annotations, with_keys=store.wants_keys(ref))
+            keyed = store.wants_keys(ref)
+            return summarize(decoded, annotations, with_keys=keyed, reading=reading)
 
         return transform
 
     def _workload_transform(self, kind: WorkloadKind) -> Callable[[dict[str, Any]], Workload]:
-        auto_all = self.settings.auto_all
-        return lambda obj: from_object(kind, obj, auto_all=auto_all)
+        reading = self.settings.reading
+        return lambda obj: from_object(kind, obj, reading=reading)
 
     async def build_informers(self) -> list[Informer[Any]]:
         s = self.settings
@@ -236,12 +256,14 @@ class Controller:
                 **common,
             )
             informers.append(self.namespace_informer)
-        kinds = [kind for kind in KINDS.values() if not kind.optional]
-        for kind in KINDS.values():
+        wanted = [k for k in KINDS.values() if k.name not in s.ignored_workload_kinds]
+        kinds = [kind for kind in wanted if not kind.optional]
+        for kind in wanted:
             if kind.optional and await self._watch_optional(kind):
                 kinds.append(kind)
+        data_kinds = [k for k in DataKind if k.value not in s.reading.ignored_kinds]
         for scope in self._scopes():
-            for data_kind in DataKind:
+            for data_kind in data_kinds:
                 informers.append(
                     Informer(
                         self.client,
@@ -297,6 +319,23 @@ class Controller:
         self._finish(key)
         self.queue.forget(key)
         self.states.pop(key, None)
+
+    def data_created(self, ref: ObjectRef, digest: ObjectDigest) -> None:
+        """An object appeared (or was listed at start). After the first sync a creation rolls
+        its users only with ``reload_on_create``, as Reloader's ``--reload-on-create``;
+        otherwise its digest is recorded and the next change to it rolls them."""
+        if self.synced and not self.settings.reload_on_create:
+            self.store.set(ref, digest)
+            return
+        self.data_changed(ref, digest)
+
+    def data_deleted(self, ref: ObjectRef) -> None:
+        """An object was deleted. Only with ``reload_on_delete`` does that roll its users;
+        otherwise its last digest is kept while a workload uses it, so re-creating it with the
+        same content changes nothing."""
+        if not self.settings.reload_on_delete and self.index.users(ref):
+            return
+        self.data_changed(ref, None)
 
     def data_changed(self, ref: ObjectRef, digest: ObjectDigest | None) -> None:
         changed = self.store.delete(ref) if digest is None else self.store.set(ref, digest)
@@ -592,6 +631,10 @@ class Controller:
         finally:
             if workload is not None and result != "skipped":
                 self.metrics.rollouts.inc(kind=workload.kind.name, result=result)
+            if workload is not None and result in ("success", "failure"):
+                ok = result == "success"
+                self.metrics.reloader_executed.inc(success="true" if ok else "false")
+                self.metrics.reloader_actions.inc(workload_kind=workload.kind.name, result=result)
             if not held:
                 self.queue.done(key, self.clock(), pause)
             self._wake.set()

@@ -15,7 +15,13 @@ from typing import Any
 
 from kubereload.kube.data import DataKind, DecodedData, decode_data
 from kubereload.kube.resources import ObjectRef
-from kubereload.rollout.annotations import NO_FLAGS, SourceFlags, parse_source_flags
+from kubereload.rollout.annotations import (
+    DEFAULT_READING,
+    NO_FLAGS,
+    Reading,
+    SourceFlags,
+    parse_source_flags,
+)
 
 # What a key whose base64 does not decode counts as: a fix of the value then changes the digest.
 _INVALID = b"\xff(invalid base64)"
@@ -42,22 +48,31 @@ class ObjectDigest:
 
 
 def summarize(
-    decoded: DecodedData, annotations: Mapping[str, Any], *, with_keys: bool = False
+    decoded: DecodedData,
+    annotations: Mapping[str, Any],
+    *,
+    with_keys: bool = False,
+    reading: Reading = DEFAULT_READING,
 ) -> ObjectDigest:
     """Reduce decoded data to its digest (and per-key digests when asked); drops the data."""
     digests = {key: key_digest(key, value) for key, value in decoded.values.items()}
     digests.update((key, key_digest(key, _INVALID)) for key in decoded.invalid)
-    flags = parse_source_flags(annotations)
+    flags = parse_source_flags(annotations, reading)
     return ObjectDigest(object_digest(digests), flags, digests if with_keys else None)
 
 
 def summarize_object(
-    kind: DataKind, obj: Mapping[str, Any], *, with_keys: bool = False
+    kind: DataKind,
+    obj: Mapping[str, Any],
+    *,
+    with_keys: bool = False,
+    reading: Reading = DEFAULT_READING,
 ) -> ObjectDigest:
     """``summarize`` straight from an API object (a key that does not decode counts as one
     invalid value, named by the decoder's ``problems``)."""
     meta = obj.get("metadata") or {}
-    return summarize(decode_data(kind, obj), meta.get("annotations") or {}, with_keys=with_keys)
+    annotations = meta.get("annotations") or {}
+    return summarize(decode_data(kind, obj), annotations, with_keys=with_keys, reading=reading)
 
 
 def data_ref(kind: DataKind, obj: Mapping[str, Any]) -> ObjectRef:

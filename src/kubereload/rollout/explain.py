@@ -8,7 +8,7 @@ from __future__ import annotations
 from kubereload.kube.client import KubeClient
 from kubereload.kube.data import DataKind
 from kubereload.kube.resources import ObjectRef
-from kubereload.rollout.annotations import Policy
+from kubereload.rollout.annotations import DEFAULT_READING, Policy, Reading
 from kubereload.rollout.decide import Decision, Outcome, decide
 from kubereload.rollout.digests import DigestStore, summarize_object
 from kubereload.rollout.kinds import WorkloadKind
@@ -18,6 +18,8 @@ from kubereload.rollout.workloads import Workload, from_object
 
 def describe_policy(policy: Policy) -> str:
     parts: list[str] = []
+    if policy.declined_auto:
+        parts.append('auto declined (auto: "false"; --auto-reload-all does not apply)')
     if policy.auto_configmaps and policy.auto_secrets:
         parts.append("auto (ConfigMaps and Secrets)")
     elif policy.auto_configmaps:
@@ -96,14 +98,19 @@ def explain(workload: Workload, store: DigestStore) -> tuple[str, Decision]:
 
 
 async def explain_workload(
-    client: KubeClient, kind: WorkloadKind, namespace: str, name: str, *, auto_all: bool = False
+    client: KubeClient,
+    kind: WorkloadKind,
+    namespace: str,
+    name: str,
+    *,
+    reading: Reading = DEFAULT_READING,
 ) -> str | None:
     """Read a workload and the ConfigMaps/Secrets it may use, and explain it (None: no such
     workload). Only digests of the objects are kept, never their values."""
     obj = await client.get(kind.resource, namespace, name)
     if obj is None:
         return None
-    workload = from_object(kind, obj, auto_all=auto_all)
+    workload = from_object(kind, obj, reading=reading)
     store = DigestStore()
     keyed = workload.policy.keys is not None
     used = {ObjectRef(r.kind, namespace, r.name) for r in workload.refs} | workload.candidates()
@@ -111,6 +118,7 @@ async def explain_workload(
         data_kind = DataKind(ref.kind)
         found = await client.get(data_kind.resource, ref.namespace, ref.name)
         if found is not None:
-            store.set(ref, summarize_object(data_kind, found, with_keys=keyed))
+            digest = summarize_object(data_kind, found, with_keys=keyed, reading=reading)
+            store.set(ref, digest)
     text, _ = explain(workload, store)
     return text

@@ -1,7 +1,10 @@
 """Storm control: when a workload may roll, so one change never means a restart storm.
 
-- Debounce: changes to one workload within ``debounce`` seconds of the first make one rollout
-  (a fixed window from the first change, so a constant trickle cannot postpone it forever).
+- A lone change rolls at once (after ``GATHER``, so the objects one ``helm upgrade`` or
+  ``kubectl apply`` changes together make one rollout). Changes that follow a rollout within
+  ``debounce`` seconds make one more rollout once they stop for ``debounce`` seconds (at the
+  latest ``MAX_HOLD`` debounces after the first of them, so a constant trickle cannot postpone
+  it forever): 20 quick changes make 2 rollouts, not 20.
 - ``max_concurrent``: at most this many rollouts in progress at once.
 - A cluster-wide token bucket: ``rate`` rollouts per second, bursts up to ``burst``.
 - Pause period: no second rollout of a workload within its pause period after the last one;
@@ -19,6 +22,9 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
+
+GATHER = 0.05  # seconds a first change waits for the changes made together with it
+MAX_HOLD = 5.0  # a burst after a rollout is held at most this many debounces
 
 
 @dataclass(slots=True)
@@ -80,6 +86,8 @@ class RolloutQueue(Generic[K]):
         self._seq = itertools.count()
         self._in_flight: set[K] = set()
         self._not_before: dict[K, float] = {}
+        self._released: dict[K, float] = {}  # when each key last rolled (pruned after debounce)
+        self._burst: dict[K, float] = {}  # first change of a burst held after a rollout
 
     @property
     def depth(self) -> int:
@@ -92,9 +100,24 @@ class RolloutQueue(Generic[K]):
 
     def mark(self, key: K, now: float) -> None:
         """A change affects ``key``; coalesces with a mark still waiting."""
-        if key in self._due:
+        not_before = self._not_before.get(key, now)
+        waiting = self._due.get(key)
+        if waiting is not None:
+            start = self._burst.get(key)
+            if start is not None:  # a held burst: wait until it has been quiet for debounce
+                due = max(min(now + self.debounce, start + MAX_HOLD * self.debounce), not_before)
+                if due > waiting:
+                    self._push(key, due)
             return
-        due = max(now + self.debounce, self._not_before.get(key, now))
+        last = self._released.get(key)
+        if key in self._in_flight or (last is not None and now - last < self.debounce):
+            self._burst[key] = now
+            due = now + self.debounce
+        else:
+            due = now + min(GATHER, self.debounce)
+        self._push(key, max(due, not_before))
+
+    def _push(self, key: K, due: float) -> None:
         self._due[key] = due
         heapq.heappush(self._heap, (due, next(self._seq), key))
 
@@ -116,7 +139,9 @@ class RolloutQueue(Generic[K]):
                 skipped.append(entry)
                 break
             del self._due[key]
+            self._burst.pop(key, None)
             self._in_flight.add(key)
+            self._released[key] = now
             found = key
             break
         for entry in skipped:
@@ -137,11 +162,16 @@ class RolloutQueue(Generic[K]):
             self._not_before.pop(key, None)
         for k in [k for k, t in self._not_before.items() if t <= now]:
             del self._not_before[k]
+        for k in [k for k, t in self._released.items() if now - t >= self.debounce]:
+            if k not in self._in_flight:
+                del self._released[k]
 
     def forget(self, key: K) -> None:
         """The workload is gone: drop whatever waits for it."""
         self._due.pop(key, None)
         self._not_before.pop(key, None)
+        self._released.pop(key, None)
+        self._burst.pop(key, None)
 
     def next_wakeup(self, now: float) -> float | None:
         """When ``pop_ready`` may next return something; None when nothing can be released

@@ -12,7 +12,13 @@ from typing import Any
 
 from kubereload.kube.data import DataKind
 from kubereload.kube.resources import ObjectRef
-from kubereload.rollout.annotations import CONFIG_HASH, Policy, parse_policy
+from kubereload.rollout.annotations import (
+    CONFIG_HASH,
+    DEFAULT_READING,
+    Policy,
+    Reading,
+    parse_policy,
+)
 from kubereload.rollout.kinds import WorkloadKind
 from kubereload.rollout.refs import Reference, extract_references
 
@@ -69,8 +75,11 @@ def _str_map(value: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()}
 
 
-def from_object(kind: WorkloadKind, obj: Mapping[str, Any], *, auto_all: bool = False) -> Workload:
-    """Reduce an object of one of the workload kinds to a Workload."""
+def from_object(
+    kind: WorkloadKind, obj: Mapping[str, Any], *, reading: Reading = DEFAULT_READING
+) -> Workload:
+    """Reduce an object of one of the workload kinds to a Workload (references of kinds the
+    reading ignores are left out, so they never count)."""
     meta = obj.get("metadata") or {}
     annotations = _str_map(meta.get("annotations"))
     template = kind.template(obj)
@@ -79,8 +88,12 @@ def from_object(kind: WorkloadKind, obj: Mapping[str, Any], *, auto_all: bool = 
         kind=kind,
         namespace=str(meta.get("namespace", "")),
         name=str(meta.get("name", "")),
-        policy=parse_policy(annotations, kind.pause_annotations, auto_all=auto_all),
-        refs=tuple(extract_references(template.get("spec") or {})),
+        policy=parse_policy(annotations, kind.pause_annotations, reading),
+        refs=tuple(
+            ref
+            for ref in extract_references(template.get("spec") or {})
+            if ref.kind not in reading.ignored_kinds
+        ),
         template_hash=template_annotations.get(CONFIG_HASH),
         baseline_hash=annotations.get(CONFIG_HASH),
         containers=tuple(

@@ -47,8 +47,8 @@ def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str
 class _Metric:
     kind = ""
 
-    def __init__(self, name: str, help: str, labels: Sequence[str]) -> None:
-        self.name = PREFIX + name
+    def __init__(self, name: str, help: str, labels: Sequence[str], prefix: str = PREFIX) -> None:
+        self.name = prefix + name
         self.help = help
         self.label_names = tuple(labels)
         self._lock = threading.Lock()
@@ -68,8 +68,10 @@ class _Metric:
 class _Scalar(_Metric):
     """One number per label set: what counters and gauges share."""
 
-    def __init__(self, name: str, help: str, labels: Sequence[str] = ()) -> None:
-        super().__init__(name, help, labels)
+    def __init__(
+        self, name: str, help: str, labels: Sequence[str] = (), prefix: str = PREFIX
+    ) -> None:
+        super().__init__(name, help, labels, prefix)
         self._values: dict[LabelValues, float] = {}
         if not self.label_names:
             self._values[()] = 0.0
@@ -183,8 +185,12 @@ class Registry:
                 raise ValueError(f"metric {metric.name} is already registered")
             self._metrics[metric.name] = metric
 
-    def counter(self, name: str, help: str, labels: Sequence[str] = ()) -> Counter:
-        metric = Counter(name, help, labels)
+    def counter(
+        self, name: str, help: str, labels: Sequence[str] = (), *, prefix: str = PREFIX
+    ) -> Counter:
+        """``prefix``: another name space than kubereload's, for metrics named as another
+        tool names them (Reloader's, for dashboards that expect them)."""
+        metric = Counter(name, help, labels, prefix)
         self._add(metric)
         return metric
 

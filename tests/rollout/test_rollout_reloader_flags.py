@@ -1,0 +1,146 @@
+"""Reloader's flags and defaults, as a user migrating from stakater/Reloader relies on them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rollout_helpers import (
+    ControllerProcess,
+    baseline_hash,
+    cm_volume,
+    configmap,
+    rollouts,
+    secret,
+    update_data,
+    wait_until,
+    workload,
+)
+
+from kubeapi.server import KubeAPIServer
+
+AUTO = {"reloader.stakater.com/auto": "true"}
+Start = Callable[..., ControllerProcess]
+
+
+def test_rate_limit_zero_means_no_limit(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("app")))
+    proc = controllers("--rate-limit", "0")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    for n in range(1, 5):
+        update_data(api, "ConfigMap", "app", {"k": str(n)})
+        wait_until(lambda n=n: rollouts(api, "web") == n, what=f"rollout {n}")
+
+
+def both_roll(api: KubeAPIServer, proc: ControllerProcess, rolled: str, kept: str) -> None:
+    """After a change to ConfigMap app: ``rolled`` rolls, ``kept`` does not (it is judged in
+    the same pass: once ``rolled`` has rolled, a rollout of ``kept`` would be logged too)."""
+    proc.wait_for(f"rolled Deployment default/{rolled} because")
+    assert f"rolled Deployment default/{kept}" not in proc.log
+    assert rollouts(api, kept) == 0
+
+
+def test_auto_false_opts_out_even_under_auto_reload_all(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(workload("web", {}, volumes=cm_volume("app")))
+    api.create(
+        workload("legacy", {"reloader.stakater.com/auto": "false"}, volumes=cm_volume("app"))
+    )
+    proc = controllers("--auto-reload-all", "--debounce", "0s")
+    proc.wait_for(r"compared 1 workloads: 0 to roll, 1 new")  # legacy is not a candidate
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    update_data(api, "ConfigMap", "app", {"k": "1"})
+    both_roll(api, proc, "web", "legacy")
+    assert baseline_hash(api, "legacy") is None  # never touched at all
+
+
+def test_an_invalid_selector_is_one_error_at_start(controllers: Start) -> None:
+    proc = controllers("--namespace-selector", "team:a,bad key:x")
+    proc.proc.wait(30)
+    assert proc.stop() == 2
+    assert "--namespace-selector: 'bad key:x' is not a requirement" in proc.log
+
+
+def test_deleting_and_recreating_rolls_nothing_by_default(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(configmap("other", {"k": "0"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("app")))
+    api.create(workload("probe", AUTO, volumes=cm_volume("other")))
+    proc = controllers("--debounce", "0s")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "probe"))
+    api.delete("v1", "ConfigMap", "default", "app")
+    api.create(configmap("app", {"k": "0"}))  # re-created, same content
+    api.delete("v1", "ConfigMap", "default", "app")
+    api.create(configmap("app", {"k": "changed while re-created"}))
+    # a later change to another object shows the controller has seen all of the above
+    update_data(api, "ConfigMap", "other", {"k": "1"})
+    both_roll(api, proc, "probe", "web")
+    update_data(api, "ConfigMap", "app", {"k": "2"})  # an update still rolls
+    wait_until(lambda: rollouts(api, "web") == 1, what="rollout on update")
+
+
+def test_reload_on_delete_and_on_create(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("app")))
+    api.create(workload("late", AUTO, volumes=cm_volume("later")))  # not there yet
+    proc = controllers("--debounce", "0s", "--reload-on-delete", "--reload-on-create=true")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "late"))
+    api.delete("v1", "ConfigMap", "default", "app")
+    wait_until(lambda: rollouts(api, "web") == 1, what="rollout on delete")
+    api.create(configmap("later", {"k": "0"}))
+    wait_until(lambda: rollouts(api, "late") == 1, what="rollout on create")
+
+
+def test_resources_workload_types_and_namespaces_to_ignore(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "quiet"}})
+    api.create(configmap("app", {"k": "0"}))
+    api.create(secret("creds", {"p": "0"}))
+    quiet = configmap("app", {"k": "0"})
+    quiet["metadata"]["namespace"] = "quiet"
+    api.create(quiet)
+    quiet_web = workload("web", AUTO, volumes=cm_volume("app"))
+    quiet_web["metadata"]["namespace"] = "quiet"
+    api.create(quiet_web)
+    secret_volume = [{"name": "s", "secret": {"secretName": "creds"}}]
+    api.create(workload("web", AUTO, volumes=cm_volume("app")))
+    api.create(workload("vault", AUTO, volumes=secret_volume))
+    api.create(workload("db", AUTO, kind="StatefulSet", volumes=cm_volume("app")))
+    proc = controllers(
+        "--debounce",
+        "0s",
+        "--resources-to-ignore=secrets",
+        "--ignored-workload-types=statefulsets,cronjobs",
+        "--namespaces-to-ignore=quiet,elsewhere",
+    )
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    assert "statefulsets" not in proc.log and "secrets all namespaces" not in proc.log
+    update_data(api, "Secret", "creds", {"p": "1"})
+    for ns in ("quiet", "default"):
+        cm = api.get("v1", "ConfigMap", ns, "app")
+        assert cm is not None
+        cm["data"] = {"k": "1"}
+        api.update(cm)
+    proc.wait_for("rolled Deployment default/web because ConfigMap app changed")
+    assert rollouts(api, "vault") == 0 and baseline_hash(api, "vault") is None
+    assert "StatefulSet default/db" not in proc.log and "quiet/web" not in proc.log
+
+
+def test_annotation_names_follow_reloaders_flags(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(workload("web", {"example.com/auto": "true"}, volumes=cm_volume("app")))
+    api.create(workload("old", AUTO, volumes=cm_volume("app")))  # the renamed default
+    proc = controllers("--debounce", "0s", "--auto-annotation", "example.com/auto")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    update_data(api, "ConfigMap", "app", {"k": "1"})
+    both_roll(api, proc, "web", "old")
