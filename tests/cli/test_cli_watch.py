@@ -116,6 +116,8 @@ def test_a_missing_source_is_not_ready_until_it_appears(tmp_path: Path, receiver
         port = listen_port(proc)
         status, body = http_get(f"http://127.0.0.1:{port}/readyz")
         assert status == 503 and f"not read yet: {later}" in body
+        errors = f'kubereload_watcher_errors_total{{source="{later}"}} 1'
+        wait_until(lambda: errors in http_get(f"http://127.0.0.1:{port}/metrics")[1])
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
         AtomicWriter(later).write({"k": "v"})
         receiver.wait_calls(1)
@@ -241,3 +243,35 @@ def test_a_subpath_mount_gets_the_librarys_warning_with_the_fix(tmp_path: Path) 
         subprocess.run(["umount", str(target)], check=True)
     assert proc.output().count(subpath_warning(target)) == 1, proc.output()
     assert "Mount the whole volume (no subPath)" in subpath_warning(target)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        # configmap-reload's container args, in Go's spellings (one dash, =VALUE)
+        ["-volume-dir={dir}", "--webhook-url", "{url}", "-webhook-method=POST",
+         "--webhook-status-code=200", "-webhook-retries=2", "--web.listen-address",
+         "127.0.0.1:0", "-web.telemetry-path=/probe/metrics"],
+        # prometheus-config-reloader's
+        ["--watched-dir={dir}", "--reload-url={url}", "--listen-address=127.0.0.1:0",
+         "--metrics-path=/probe/metrics"],
+    ],
+)  # fmt: skip
+def test_the_replaced_tools_flag_names_work_unchanged(
+    names: list[str], tmp_path: Path, receiver: Receiver
+) -> None:
+    volume = AtomicWriter(tmp_path / "conf")
+    volume.write({"prometheus.yml": "a: 1"})
+    args = [a.format(dir=volume.target_dir, url=receiver.url) for a in names]
+    proc = kubereload("watch", *args)
+    try:
+        port = listen_port(proc)
+        wait_until(lambda: http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200, what="ready")
+        volume.write({"prometheus.yml": "a: 2"})
+        receiver.wait_calls(1)
+        status, metrics = http_get(f"http://127.0.0.1:{port}/probe/metrics")
+        assert status == 200 and "kubereload_watch_events_total" in metrics
+        assert http_get(f"http://127.0.0.1:{port}/metrics")[0] == 404
+    finally:
+        proc.stop()
+    assert receiver.calls[0].path == "/reload"

@@ -23,7 +23,8 @@ class Flag:
     ``parse`` turns the text into the value (raising ValueError with a message safe to show);
     ``repeat``: the flag may be given several times and the field gets a tuple of the values
     (``collect`` may turn that tuple into something else, e.g. a dict); ``switch``: a flag with
-    no value; ``needs_primary``: an error when given without the action's first flag.
+    no value; ``needs_primary``: an error when given without the action's first flag;
+    ``aliases``: other names for it (the flags of the tools kubereload replaces).
     """
 
     name: str
@@ -34,6 +35,7 @@ class Flag:
     switch: bool = False
     collect: Callable[[tuple[Any, ...]], Any] | None = None
     needs_primary: bool = False
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

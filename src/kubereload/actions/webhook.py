@@ -64,6 +64,7 @@ class WebhookOptions:
         "call this URL (repeatable; credentials in it are never logged)",
         Value("URL"),
         repeat=True,
+        aliases=("--webhook-url", "--reload-url"),
     )
     method: str = option(
         "POST", "--webhook-method", "HTTP method (default POST)", Value("METHOD", str.upper)
@@ -97,6 +98,7 @@ class WebhookOptions:
         "--webhook-expect",
         "status codes that mean success, e.g. 200,204 (default any 2xx)",
         Value("CODES", parse_expect),
+        aliases=("--webhook-status-code",),
     )
     retries: int = option(
         4,

@@ -17,6 +17,8 @@ def add_source_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("sources (repeatable; a directory, or a single file)")
     group.add_argument(
         "--dir",
+        "--volume-dir",  # configmap-reload
+        "--watched-dir",  # prometheus-config-reloader
         action=RepeatedFlag,
         type=Path,
         metavar="DIR",
@@ -38,19 +40,20 @@ def dest_of(flag: Flag) -> str:
 
 def _add_described(group: Any, flag: Flag, default: Any, *, primary: bool) -> None:
     kwargs: dict[str, Any] = {"help": flag.help, "dest": dest_of(flag)}
+    names = (flag.name, *flag.aliases)
     if flag.switch:
-        group.add_argument(flag.name, action="store_true", **kwargs)
+        group.add_argument(*names, action="store_true", **kwargs)
         return
     if flag.metavar:
         kwargs["metavar"] = flag.metavar
     if flag.parse is not None:
         kwargs["type"] = value_type(flag.parse)
     if flag.repeat:
-        group.add_argument(flag.name, action=RepeatedFlag, ordered=primary, **kwargs)
+        group.add_argument(*names, action=RepeatedFlag, ordered=primary, **kwargs)
     elif primary:
-        group.add_argument(flag.name, action=OrderedFlag, **kwargs)
+        group.add_argument(*names, action=OrderedFlag, **kwargs)
     else:
-        group.add_argument(flag.name, default=default, **kwargs)
+        group.add_argument(*names, default=default, **kwargs)
 
 
 def add_action_flags(parser: argparse.ArgumentParser) -> None:
@@ -94,12 +97,26 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def add_service_flags(parser: argparse.ArgumentParser, *, reloads: bool = True) -> None:
-    """``--listen`` and the logs; ``reloads``: the command reloads (``--unready-on-failure``)."""
+    """``--listen`` and the logs; ``reloads``: a sidecar that reloads (``--unready-on-failure``,
+    and the names configmap-reload gives ``--listen`` and ``--metrics-path``)."""
     group = parser.add_argument_group("health, metrics and logs")
+    listen_names: tuple[str, ...] = ("--listen",)
+    if reloads:  # configmap-reload's and prometheus-config-reloader's names too
+        listen_names += ("--web.listen-address", "--listen-address")
     group.add_argument(
-        "--listen", metavar="ADDR", help="serve /healthz, /readyz and /metrics here (e.g. :9090)"
+        *listen_names,
+        dest="listen",
+        metavar="ADDR",
+        help="serve /healthz, /readyz and /metrics here (e.g. :9090)",
     )
     if reloads:
+        group.add_argument(
+            "--metrics-path",
+            "--web.telemetry-path",
+            default="/metrics",
+            metavar="PATH",
+            help="serve the metrics at this path instead (default /metrics)",
+        )
         group.add_argument(
             "--unready-on-failure",
             action="store_true",

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from kubereload import __version__
+from kubereload.cli.aliases import go_style
 from kubereload.cli.usage import Parser
 
 # name -> (module, one-line summary). Each module defines register(subparsers), which adds the
@@ -50,7 +51,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_in = list(sys.argv[1:] if argv is None else argv)
+    args_in = go_style(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser(args_in)
     args = parser.parse_args(args_in)
     handler = getattr(args, "handler", None)

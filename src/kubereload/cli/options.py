@@ -69,6 +69,7 @@ def sidecar_options(args: argparse.Namespace) -> SidecarOptions:
         paths=[*args.dir, *args.file],
         reload=reload_options(args),
         listen=args.listen,
+        metrics_path=args.metrics_path,
         unready_on_failure=args.unready_on_failure,
     )
 

@@ -143,7 +143,10 @@ def handle(args: argparse.Namespace) -> int:
     try:  # no watched paths: the writer feeds the pipeline
         sidecar = Sidecar(
             SidecarOptions(
-                reload=reload, listen=args.listen, unready_on_failure=args.unready_on_failure
+                reload=reload,
+                listen=args.listen,
+                metrics_path=args.metrics_path,
+                unready_on_failure=args.unready_on_failure,
             )
         )
     except ValueError as err:

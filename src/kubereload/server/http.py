@@ -195,8 +195,13 @@ class StatusServer:
         metrics: Registry,
         health: HealthRegistry,
         limits: ServerLimits | None = None,
+        *,
+        metrics_path: str = "/metrics",
     ) -> None:
+        if not metrics_path.startswith("/"):
+            raise ValueError(f"metrics path {metrics_path!r} must start with /")
         self.metrics = metrics
+        self.metrics_path = metrics_path
         self.health = health
         self.limits = limits or ServerLimits()
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -226,13 +231,13 @@ class StatusServer:
 
     def page(self, path: str) -> tuple[int, str, str]:
         """(status, body, content type) for ``GET path``."""
-        if path == "/metrics":
+        if path == self.metrics_path:
             return 200, self.metrics.render(), METRICS_CONTENT_TYPE
         if path in ("/healthz", "/livez"):
             return self._health("live")
         if path == "/readyz":
             return self._health("ready")
-        return 404, "not found: try /healthz, /readyz or /metrics\n", TEXT
+        return 404, f"not found: try /healthz, /readyz or {self.metrics_path}\n", TEXT
 
     def _health(self, kind: str) -> tuple[int, str, str]:
         results = self.health.check(kind)

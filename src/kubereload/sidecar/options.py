@@ -29,9 +29,11 @@ class ReloadOptions:
 @dataclass(frozen=True)
 class SidecarOptions:
     """What ``kubereload watch`` runs: ``paths`` (directories or single files) watched, reloads
-    as ``reload`` says, and ``/healthz``, ``/readyz``, ``/metrics`` on ``listen`` if given."""
+    as ``reload`` says, and ``/healthz``, ``/readyz`` and metrics (at ``metrics_path``) on
+    ``listen`` if given."""
 
     paths: Sequence[Path] = ()
     reload: ReloadOptions = field(default_factory=ReloadOptions)
     listen: str | None = None
+    metrics_path: str = "/metrics"
     unready_on_failure: bool = False

@@ -70,12 +70,16 @@ class Sidecar:
         possible); :meth:`start` does it too."""
         if self.server is None and self.options.listen:
             server = StatusServer(
-                parse_listen(self.options.listen), self.telemetry.registry, self.telemetry.health
+                parse_listen(self.options.listen),
+                self.telemetry.registry,
+                self.telemetry.health,
+                metrics_path=self.options.metrics_path,
             )
             server.start()
             self.server = server
             log.info(
-                "serving /healthz, /readyz, /metrics on %s:%d",
+                "serving /healthz, /readyz, %s on %s:%d",
+                server.metrics_path,
                 server.server_address[0],
                 server.port,
             )
