@@ -26,13 +26,13 @@ from kubereload.volume import DATA_DIR_NAME
 
 SECRET = "hunter2-Zq8xV3"
 
-# 9 levels of 9 aliases each: 422 bytes that expand to 9**9 (387 million) strings.
+# 9 levels of 9 aliases each: 414 bytes (the was 422) that expand to 387 million strings
 ALIAS_BOMB = (
     "a: &a ["
-    + ",".join(['"lol"'] * 9)
+    + ", ".join(['"lol"'] * 9)
     + "]\n"
     + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n"
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 9) + "]\n"
         for i in range(8)
     )
 )
@@ -383,3 +383,16 @@ def test_a_callback_that_raises_anything_is_logged_and_the_watch_goes_on(
         assert config.get() == {"a": 3}
     assert f"explode raised {type(raised).__name__}" in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_a_file_name_cannot_forge_a_log_line(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml\nERROR all is lost.yaml").write_text("a: [\n")
+    os.mkfifo(tmp_path / "b\rpipe")
+    for limits in (Limits(), Limits(max_files=1)):
+        with pytest.raises(ConfigError) as info:
+            kubereload.watch(tmp_path, limits=limits)
+        assert "\n" not in str(info.value) and "\r" not in str(info.value)
+    os.unlink(tmp_path / "b\rpipe")
+    with pytest.raises(ConfigError) as info:
+        kubereload.watch(tmp_path)
+    assert str(info.value).startswith("a.yaml\\nERROR all is lost.yaml:")

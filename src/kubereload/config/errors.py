@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kubereload.volume.paths import printable
+
 KINDS = frozenset(
     {
         "encoding",  # not valid UTF-8
@@ -60,7 +62,7 @@ class ConfigError(Exception):
         """The version that was rejected, when the error is about one."""
 
     def where(self) -> str:
-        parts = [self.file or "<config>"]
+        parts = [printable(self.file) if self.file else "<config>"]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:
@@ -71,7 +73,8 @@ class ConfigError(Exception):
         """The field path as ``server.ports[0].name`` (empty when not at a field)."""
         text = ""
         for step in self.path:
-            text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+            name = printable(str(step))
+            text += f"[{step}]" if isinstance(step, int) else (f".{name}" if text else name)
         return text
 
     def __str__(self) -> str:

@@ -1,6 +1,6 @@
 """Bounds on what one config may cost to read and parse, checked before and while parsing.
 
-Volume contents are not trusted: a 422-byte YAML document of nested aliases expands to
+Volume contents are not trusted: a 414-byte YAML document of nested aliases expands to
 billions of nodes in whatever walks it (a validator, ``==``, ``json.dumps``), and a file of
 hundreds of megabytes costs gigabytes once parsed. Every watch has limits; the defaults fit
 anything a ConfigMap or Secret can hold and refuse a bomb in milliseconds.

@@ -21,6 +21,14 @@ class UnsafePathError(ValueError):
         self.reason = reason
 
 
+def printable(name: str) -> str:
+    """``name`` fit for one log line: control characters escaped (a newline in a file name of
+    a hostile volume could otherwise forge a log line of its own)."""
+    if name.isprintable():
+        return name
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in name)
+
+
 def validate_path(path: str) -> str:
     """Return the cleaned form of ``path``, or raise :class:`UnsafePathError`."""
     if path == "":

@@ -24,6 +24,7 @@ from typing import Literal
 
 from kubereload.volume.atomic_writer import DATA_DIR
 from kubereload.volume.layout import Layout, detect_layout
+from kubereload.volume.paths import printable
 
 # Editors and tools leave these beside real files in a plain directory; they are not config.
 _EDITOR_LEFTOVERS = (".swp", ".swx", ".swo", "~", ".tmp", ".bak")
@@ -173,6 +174,7 @@ def _read_tree(root_fd: int, budget: _Budget, *, plain_root: str | None) -> dict
                     ):
                         continue
                     rel = prefix + name
+                    shown = printable(rel)
                     budget.entry()
                     fd, via_link = _open_entry(name, dir_fd, rel, plain_root)
                     try:
@@ -180,13 +182,13 @@ def _read_tree(root_fd: int, budget: _Budget, *, plain_root: str | None) -> dict
                         if stat.S_ISDIR(st.st_mode):
                             if via_link:
                                 raise SnapshotError(
-                                    f"{rel}: a symbolic link to a directory; not followed",
+                                    f"{shown}: a symbolic link to a directory; not followed",
                                     "not-a-file",
                                 )
                             pending.append((rel + "/", fd))
                             fd = -1  # now pending's to close
                             continue
-                        files[rel] = _read_open_file(fd, rel, st, budget)
+                        files[rel] = _read_open_file(fd, shown, st, budget)
                     finally:
                         if fd >= 0:
                             os.close(fd)
@@ -207,12 +209,13 @@ def _open_entry(name: str, dir_fd: int, rel: str, plain_root: str | None) -> tup
             raise
     if plain_root is None:
         raise SnapshotError(
-            f"{rel}: a symbolic link inside the volume's data; not followed", "outside-volume"
+            f"{printable(rel)}: a symbolic link inside the volume's data; not followed",
+            "outside-volume",
         )
     real = os.path.realpath(os.path.join(plain_root, rel))
     if not _inside(real, plain_root):
         raise SnapshotError(
-            f"{rel}: a symbolic link that leads outside {plain_root}; not followed",
+            f"{printable(rel)}: a symbolic link that leads outside {plain_root}; not followed",
             "outside-volume",
         )
     return os.open(real, _OPEN_ENTRY), True
