@@ -19,10 +19,9 @@ from typing import Any, Literal
 from kubereload.apisource.loop import shared as background
 from kubereload.config.source import OnSnapshot, OnUnreadable
 from kubereload.kube.config import Cluster, async_client
-from kubereload.kube.data import DataKind
+from kubereload.kube.data import DataKind, decode_data, invalid_base64
 from kubereload.kube.errors import ApiError
 from kubereload.kube.informer import Informer, Key, StalledError
-from kubereload.sync.objects import object_files
 from kubereload.volume import Layout, Snapshot, SnapshotError
 
 log = logging.getLogger(__name__)
@@ -210,16 +209,16 @@ class ApiSource:
 
     def _transform(self, obj: dict[str, Any]) -> ObjectVersion:
         metadata = obj["metadata"]
-        decoded = object_files(self._data_kind, obj)
-        files, problem = dict(decoded.files), None
+        decoded = decode_data(self._data_kind, obj)  # the one decoder: what a pod would read
+        files, problem = decoded.values, None
         if self.key is not None:
-            if self.key in decoded.undecodable:
-                problem = f"the value of key {self.key} is not valid base64"
+            if self.key in decoded.invalid:
+                problem = invalid_base64(self.key)
             elif self.key not in files:
                 problem = f"has no key {self.key}"
             files = {self.key: files[self.key]} if problem is None else {}
-        elif decoded.undecodable:
-            problem = f"values not valid base64 in keys {', '.join(decoded.undecodable)}"
+        elif decoded.invalid:
+            problem = "; ".join(decoded.problems())
         version = str(metadata.get("resourceVersion") or "")
         return ObjectVersion(version, str(metadata.get("uid") or ""), files, problem)
 
