@@ -146,6 +146,28 @@ def workload(
     }
 
 
+def cronjob(
+    name: str, annotations: dict[str, str], *, volumes: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """A CronJob whose job template's pods use ``volumes``."""
+    pod = {
+        "restartPolicy": "Never",
+        "containers": [{"name": "job", "image": "busybox"}],
+        "volumes": volumes or [],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": NS, "annotations": annotations},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {
+                "spec": {"template": {"metadata": {"labels": {"job": name}}, "spec": pod}}
+            },
+        },
+    }
+
+
 def cm_volume(name: str) -> list[dict[str, Any]]:
     return [{"name": "v", "configMap": {"name": name}}]
 
@@ -158,7 +180,7 @@ def template_hash(api: KubeAPIServer, name: str, kind: str = "Deployment") -> st
 
 
 def baseline_hash(api: KubeAPIServer, name: str, kind: str = "Deployment") -> str | None:
-    obj = api.get("apps/v1", kind, NS, name)
+    obj = api.get("batch/v1" if kind == "CronJob" else "apps/v1", kind, NS, name)
     assert obj is not None
     return (obj["metadata"].get("annotations") or {}).get("kubereload.io/config-hash")
 

@@ -13,6 +13,7 @@ from rollout_helpers import (
     baseline_hash,
     cm_volume,
     configmap,
+    cronjob,
     events,
     rollouts,
     secret,
@@ -71,6 +72,29 @@ def test_explain_names_dependencies_and_verdict(api: KubeAPIServer, kubeconfig: 
     assert missing.returncode == 1 and "StatefulSet default/nope not found" in missing.stderr
     bad = explain(kubeconfig, "pod/x")
     assert bad.returncode == 2 and "KIND/NAME" in bad.stderr
+
+
+def test_explain_a_configmap_names_the_workloads_it_rolls(
+    api: KubeAPIServer, kubeconfig: Path
+) -> None:
+    api.create(configmap("conf", {"app.yaml": "a: 1"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("conf")))
+    api.create(workload("plain", {}, volumes=cm_volume("conf")))
+    api.create(workload("other", AUTO))
+    api.create(cronjob("report", AUTO, volumes=cm_volume("conf")))
+    result = explain(kubeconfig, "configmap/conf")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("ConfigMap default/conf\n")
+    assert 'Deployment web - referenced, auto annotation; through: volume "v"' in out
+    assert 'CronJob report - referenced, auto annotation; through: volume "v"' in out
+    assert "used, but not rolled by it:\n    Deployment plain - not selected" in out
+    assert "other" not in out
+    cron = explain(kubeconfig, "cronjob/report")
+    assert cron.returncode == 0, cron.stderr
+    assert cron.stdout.startswith("CronJob default/report\n")
+    assert "ConfigMap conf [present] - referenced, auto annotation" in cron.stdout
+    assert explain(kubeconfig, "secret/none").returncode == 1
 
 
 def test_dry_run_writes_nothing(api: KubeAPIServer, controllers: Start) -> None:

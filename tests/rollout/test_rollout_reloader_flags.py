@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from rollout_helpers import (
     ControllerProcess,
     baseline_hash,
     cm_volume,
     configmap,
+    cronjob,
     rollouts,
     secret,
     update_data,
@@ -144,3 +146,50 @@ def test_annotation_names_follow_reloaders_flags(api: KubeAPIServer, controllers
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     both_roll(api, proc, "web", "old")
+
+
+def cron_template_hash(api: KubeAPIServer, name: str) -> str | None:
+    obj = api.get("batch/v1", "CronJob", "default", name)
+    assert obj is not None
+    template = obj["spec"]["jobTemplate"]["spec"]["template"]
+    return ((template.get("metadata") or {}).get("annotations") or {}).get(
+        "kubereload.io/config-hash"
+    )
+
+
+def jobs(api: KubeAPIServer) -> list[dict[str, Any]]:
+    return api.list("batch/v1", "Job", "default")
+
+
+def test_a_cronjob_gets_the_new_config_for_its_next_run(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
+    proc = controllers("--debounce", "0s")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
+    update_data(api, "ConfigMap", "app", {"k": "1"})
+    wait_until(lambda: cron_template_hash(api, "report"), what="job template patched")
+    proc.wait_for("rolled CronJob default/report because ConfigMap app changed")
+    obj = api.get("batch/v1", "CronJob", "default", "report")
+    assert obj is not None and obj["spec"]["schedule"] == "0 3 * * *"  # the rest untouched
+    assert jobs(api) == []  # nothing runs out of schedule
+
+
+def test_cronjob_job_now_starts_a_job_like_reloader(api: KubeAPIServer, controllers: Start) -> None:
+    api.create(configmap("app", {"k": "0"}))
+    api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
+    proc = controllers("--debounce", "0s", "--cronjob-job-now")
+    proc.synced()
+    wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
+    update_data(api, "ConfigMap", "app", {"k": "1"})
+    started = wait_until(lambda: jobs(api), what="a Job")
+    assert len(started) == 1
+    job = started[0]
+    assert job["metadata"]["name"].startswith("report-reload-")
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    owner = job["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("CronJob", "report")
+    annotations = job["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["kubereload.io/config-hash"] == cron_template_hash(api, "report")

@@ -100,8 +100,8 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         action=RepeatedFlag,
         type=_comma_list,
         metavar="KIND",
-        help="workload kinds never rolled: deployments, statefulsets, daemonsets, rollouts "
-        "(jobs and cronjobs are accepted, as Reloader's)",
+        help="workload kinds never rolled: deployments, statefulsets, daemonsets, rollouts, "
+        "cronjobs (jobs is accepted, as Reloader's, and means nothing: Jobs are never rolled)",
     )
     what.add_argument(
         "--auto-reload-all",
@@ -174,6 +174,12 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         "--rate-burst", type=int, default=10, metavar="N", help="rollouts allowed in a burst"
     )
     how.add_argument(
+        "--cronjob-job-now",
+        action="store_true",
+        help="a CronJob whose config changed also starts a Job at once, as Reloader does "
+        "(default: only its job template is patched; the next scheduled Job runs with it)",
+    )
+    how.add_argument(
         "--dry-run", action="store_true", help="log what would be rolled; write nothing"
     )
     how.add_argument(
@@ -223,7 +229,8 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "controller",
-        help="roll Deployments/StatefulSets/DaemonSets when their ConfigMaps/Secrets change",
+        help="roll Deployments/StatefulSets/DaemonSets/CronJobs when their ConfigMaps/Secrets "
+        "change",
         description=help_text(__doc__),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -245,7 +252,7 @@ ANNOTATION_FLAGS = (
     ("--search-match-annotation", "match", MATCH[0]),
 )
 DATA_KINDS = {"configmaps": "ConfigMap", "secrets": "Secret"}
-SKIPPED_KINDS = ("jobs", "cronjobs")  # Reloader's values for kinds kubereload never rolls
+SKIPPED_KINDS = ("jobs",)  # Reloader's value for a kind kubereload never rolls
 
 
 def _comma_list(text: str) -> list[str]:
@@ -322,6 +329,7 @@ def settings_from(args: argparse.Namespace, who: str) -> Settings:
         reload_on_create=args.reload_on_create,
         reload_on_delete=args.reload_on_delete,
         ignored_workload_kinds=_ignored_workload_kinds(_flat(args.ignored_workload_types)),
+        run_jobs_now=args.cronjob_job_now,
         strategy=args.reload_strategy,
         debounce=args.debounce,
         max_concurrent=args.max_concurrent_rollouts or None,

@@ -1,5 +1,8 @@
 """``kubereload explain KIND/NAME -n NS``: what a workload depends on, and what a change does.
 
+``explain configmap/NAME`` (or ``secret/NAME``) turns the question around: which workloads of
+the namespace a change to that object rolls, through what, and which use it without being rolled.
+
 Reads the workload and the ConfigMaps/Secrets it may use (never printing their values), then
 prints each dependency, the reference it comes through (volume, env, envFrom), the objects it
 uses that do not count and why, subPath warnings, and whether the controller would roll it now.
@@ -16,30 +19,47 @@ from kubereload.cli.env import apply_env
 from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.usage import help_text
 from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
+from kubereload.kube.data import DataKind
 from kubereload.kube.errors import KubeError
 from kubereload.rollout.annotations import Reading
-from kubereload.rollout.explain import explain_workload
+from kubereload.rollout.explain import explain_users, explain_workload
 from kubereload.rollout.kinds import BY_ALIAS, KINDS, WorkloadKind
 
 log = logging.getLogger(__name__)
 
 
-def workload_ref(text: str) -> tuple[WorkloadKind, str]:
+def object_ref(text: str) -> tuple[WorkloadKind | DataKind, str]:
     kind, sep, name = text.partition("/")
-    if not sep or not name or kind.lower() not in BY_ALIAS:
-        names = ", ".join(k.aliases[0] for k in KINDS.values())
-        raise argparse.ArgumentTypeError(f"{text!r}: expected KIND/NAME with KIND one of {names}")
-    return BY_ALIAS[kind.lower()], name
+    if sep and name and kind.lower() in BY_ALIAS:
+        return BY_ALIAS[kind.lower()], name
+    if sep and name and kind.lower().rstrip("s") in DATA_ALIASES:
+        return DATA_ALIASES[kind.lower().rstrip("s")], name
+    names = ", ".join([k.aliases[0] for k in KINDS.values()] + list(DATA_ALIASES))
+    raise argparse.ArgumentTypeError(f"{text!r}: expected KIND/NAME with KIND one of {names}")
+
+
+DATA_ALIASES = {
+    "configmap": DataKind.CONFIGMAP,
+    "cm": DataKind.CONFIGMAP,
+    "secret": DataKind.SECRET,
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "explain",
-        help="show which ConfigMaps/Secrets a workload depends on and whether a change rolls it",
+        help="show which ConfigMaps/Secrets a workload depends on and whether a change rolls "
+        "it, or which workloads a ConfigMap/Secret change rolls",
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("workload", type=workload_ref, metavar="KIND/NAME")
+    parser.add_argument(
+        "object",
+        type=object_ref,
+        metavar="KIND/NAME",
+        help="a workload (deployment/web, cronjob/report, ...): what it depends on; or "
+        "configmap/NAME, secret/NAME: which workloads a change to it rolls",
+    )
     parser.add_argument("-n", "--namespace", metavar="NS", help="default: the context's")
     parser.add_argument(
         "--auto-reload-all",
@@ -58,7 +78,7 @@ def handle(args: argparse.Namespace) -> int:
     except KubeConfigError as err:
         log.error("%s", err)
         return 2
-    kind, name = args.workload
+    kind, name = args.object
     namespace = args.namespace or config.namespace
     try:
         text = asyncio.run(_explain(config, kind, namespace, name, args.auto_reload_all))
@@ -73,8 +93,10 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _explain(
-    cluster: Cluster, kind: WorkloadKind, namespace: str, name: str, auto_all: bool
+    cluster: Cluster, kind: WorkloadKind | DataKind, namespace: str, name: str, auto_all: bool
 ) -> str | None:
+    reading = Reading(auto_all=auto_all)
     async with async_client(cluster) as client:
-        reading = Reading(auto_all=auto_all)
+        if isinstance(kind, DataKind):
+            return await explain_users(client, kind, namespace, name, reading=reading)
         return await explain_workload(client, kind, namespace, name, reading=reading)

@@ -22,13 +22,14 @@ from kubereload.kube.client import KubeClient
 from kubereload.kube.data import DataKind, decode_data
 from kubereload.kube.errors import ApiError, KubeError
 from kubereload.kube.informer import Informer, Key
-from kubereload.kube.resources import EVENTS, NAMESPACES, ObjectRef
+from kubereload.kube.resources import EVENTS, JOBS, NAMESPACES, ObjectRef
 from kubereload.kube.status import InformerStatus, run_informers
 from kubereload.rollout.annotations import DEFAULT_READING, Reading
 from kubereload.rollout.decide import Dependency, Outcome, decide
 from kubereload.rollout.digests import DigestStore, ObjectDigest, data_ref, summarize
 from kubereload.rollout.events import event_body
 from kubereload.rollout.explain import sub_path_warnings
+from kubereload.rollout.jobs import job_body
 from kubereload.rollout.kinds import KINDS, WorkloadKind
 from kubereload.rollout.patches import Patch, Strategy, Trigger, adopt_patch, rollout_patch
 from kubereload.rollout.storm import RolloutQueue
@@ -53,6 +54,7 @@ class Settings:
     reload_on_create: bool = False  # a ConfigMap/Secret created after start rolls its users
     reload_on_delete: bool = False  # a deleted one rolls its users (Reloader: off by default)
     ignored_workload_kinds: frozenset[str] = frozenset()  # WorkloadKind names never watched
+    run_jobs_now: bool = False  # a rolled CronJob also starts a Job at once (as Reloader)
     strategy: Strategy = "annotations"
     debounce: float = 1.0
     max_concurrent: int | None = None
@@ -617,6 +619,8 @@ class Controller:
             if result == "success" and holds:
                 self._hold(key, decision.desired, pause)
                 held = True
+            if result == "success" and self.settings.run_jobs_now:
+                await self._run_job_now(workload)
             await self._event(workload, "Reloaded", f"rolled because {because}")
             await self._warn_sub_path(workload)
         except ApiError as err:
@@ -638,6 +642,23 @@ class Controller:
             if not held:
                 self.queue.done(key, self.clock(), pause)
             self._wake.set()
+
+    async def _run_job_now(self, workload: Workload) -> None:
+        """For kinds that make Jobs (CronJobs): start one now from the patched template."""
+        path = workload.kind.job_template_path
+        if path is None:
+            return
+        try:
+            obj = await self.client.get(workload.kind.resource, workload.namespace, workload.name)
+            if obj is None:
+                return
+            job = await self.client.create(JOBS, workload.namespace, job_body(obj, path))
+        except KubeError as err:
+            log.warning("starting a Job from %s failed: %s", workload.key, err)
+            return
+        log.info(
+            "started Job %s/%s from %s", workload.namespace, job["metadata"]["name"], workload.key
+        )
 
     async def _failed(self, key: ObjectRef, workload: Workload | None, reason: str) -> None:
         delay = self.settings.retry_delay

@@ -1,4 +1,5 @@
-"""``kubereload explain``: which objects a workload depends on, through what, and what would happen.
+"""``kubereload explain``: which objects a workload depends on, through what, and what would happen;
+and for a ConfigMap/Secret, which workloads a change to it rolls.
 
 Also the text of the warning Event for ``subPath`` mounts, which never see updates.
 """
@@ -7,11 +8,13 @@ from __future__ import annotations
 
 from kubereload.kube.client import KubeClient
 from kubereload.kube.data import DataKind
+from kubereload.kube.errors import ApiError
+from kubereload.kube.informer import list_pages
 from kubereload.kube.resources import ObjectRef
 from kubereload.rollout.annotations import DEFAULT_READING, Policy, Reading
-from kubereload.rollout.decide import Decision, Outcome, decide
+from kubereload.rollout.decide import Decision, Outcome, decide, dependencies
 from kubereload.rollout.digests import DigestStore, summarize_object
-from kubereload.rollout.kinds import WorkloadKind
+from kubereload.rollout.kinds import KINDS, WorkloadKind
 from kubereload.rollout.refs import Reference
 from kubereload.rollout.workloads import Workload, from_object
 
@@ -122,3 +125,62 @@ async def explain_workload(
             store.set(ref, digest)
     text, _ = explain(workload, store)
     return text
+
+
+async def explain_users(
+    client: KubeClient,
+    kind: DataKind,
+    namespace: str,
+    name: str,
+    *,
+    reading: Reading = DEFAULT_READING,
+) -> str | None:
+    """Which workloads of the namespace a change to one ConfigMap/Secret would roll, and why;
+    and which use it without being rolled by it (None: no such object)."""
+    obj = await client.get(kind.resource, namespace, name)
+    if obj is None:
+        return None
+    ref = ObjectRef(kind, namespace, name)
+    store = DigestStore()
+    store.set(ref, summarize_object(kind, obj, reading=reading))
+    rolls: list[str] = []
+    spared: list[str] = []
+    for workload_kind in KINDS.values():
+        try:
+            async for page, _ in list_pages(client, workload_kind.resource, namespace=namespace):
+                for item in page:
+                    workload = from_object(workload_kind, item, reading=reading)
+                    _judge(workload, ref, store, rolls, spared)
+        except ApiError as err:
+            if err.code != 404:  # 404: a CRD kind (Argo Rollouts) that is not installed
+                raise
+    lines = [f"{kind} {namespace}/{name}"]
+    digest = store.get(ref)
+    if digest is not None and digest.flags.ignore:
+        lines.append("  it has the ignore annotation: a change rolls nothing")
+    lines.append("  a change rolls:" if rolls else "  a change rolls: nothing")
+    lines += [f"    {line}" for line in rolls]
+    if spared:
+        lines.append("  used, but not rolled by it:")
+        lines += [f"    {line}" for line in spared]
+    return "\n".join(lines) + "\n"
+
+
+def _judge(
+    workload: Workload, ref: ObjectRef, store: DigestStore, rolls: list[str], spared: list[str]
+) -> None:
+    uses = [r for r in workload.refs if (r.kind, r.name) == (ref.kind, ref.name)]
+    if not uses and ref not in workload.candidates():
+        return
+    deps, ignored = dependencies(workload, store)
+    what = f"{workload.kind} {workload.name}"
+    through = _vias(workload.refs, DataKind(ref.kind), ref.name)
+    for dep in deps:
+        if (dep.kind, dep.name) == (ref.kind, ref.name):
+            rolls.append(f"{what} - {dep.reason}; through: {through}")
+            return
+    for item in ignored:
+        if (item.kind, item.name) == (ref.kind, ref.name):
+            spared.append(f"{what} - {item.reason}")
+            return
+    spared.append(f"{what} - {describe_policy(workload.policy)}")

@@ -35,6 +35,7 @@ class WorkloadKind:
     holds_slot: bool = True  # with --max-concurrent, holds a slot until in_progress is False
     optional: bool = False  # a CRD: watched only when the API server serves it
     pause_annotations: tuple[str, ...] = ()  # Reloader's kind-specific pause-period names
+    job_template_path: tuple[str, ...] | None = None  # where a Job to run at once comes from
 
     def __str__(self) -> str:
         return self.name
@@ -123,7 +124,19 @@ ROLLOUT = WorkloadKind(
     optional=True,
 )
 
-KINDS: dict[str, WorkloadKind] = {k.name: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, ROLLOUT)}
+CRONJOB = WorkloadKind(
+    "CronJob",
+    Resource("batch/v1", "CronJob", "cronjobs"),
+    ("cronjob", "cronjobs", "cj"),
+    never_in_progress,  # its pods run on schedule: nothing to wait for
+    template_path=("spec", "jobTemplate", "spec", "template"),  # the next scheduled Job's
+    holds_slot=False,
+    job_template_path=("spec", "jobTemplate"),
+)
+
+KINDS: dict[str, WorkloadKind] = {
+    k.name: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, ROLLOUT, CRONJOB)
+}
 """Every kind, by its API name."""
 
 BY_ALIAS: dict[str, WorkloadKind] = {alias: k for k in KINDS.values() for alias in k.aliases}
