@@ -268,6 +268,9 @@ def test_failed_first_loads_leak_no_descriptor_or_thread(tmp_path: Path) -> None
         with pytest.raises(ValueError):
             kubereload.watch(tmp_path / "tag.yaml", format="nope")
         kubereload.watch(tmp_path / "deep.json", default=None).close()
+        kubereload.watch(tmp_path / "tag.yaml", default=None, poll=True).close()
+        with pytest.raises(ConfigError):
+            kubereload.watch(tmp_path / "tag.yaml", poll=True)
 
     attempts()  # imports and caches settle
     fds, threads = _fds(), threading.active_count()
