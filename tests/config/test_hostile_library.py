@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel, JsonValue
 
 import kubereload
+import kubereload.config
 from kubereload import ConfigError, Limits
 from kubereload.config import parse
 from kubereload.testing import SimulatedVolume, wait_for_version
@@ -399,3 +402,24 @@ def test_a_file_name_cannot_forge_a_log_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         kubereload.watch(tmp_path)
     assert str(info.value).startswith("a.yaml\\nERROR all is lost.yaml:")
+
+
+# -- any bytes: a value or a ConfigError, nothing else -------------------------------------------
+
+FRAGMENTS = st.sampled_from(
+    ["a: ", "- ", "[", "]", "{", "}", '"', "'", "&x ", "*x", "!!int ", "!t ", "<<: ", "\n",
+     "  ", "\t", "=", "[s]\n", "\\u", "#", ",", ":", "1" * 30, "é", "\x00", "\\", "---\n"]
+)  # fmt: skip
+DOCUMENTS = st.one_of(
+    st.binary(max_size=300),
+    st.lists(FRAGMENTS, max_size=60).map(lambda parts: "".join(parts).encode()),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=DOCUMENTS, fmt=st.sampled_from(sorted(kubereload.config.FORMATS)))
+def test_any_bytes_parse_to_a_value_or_a_config_error(data: bytes, fmt: str) -> None:
+    try:
+        parse("k", data, fmt)
+    except ConfigError as exc:
+        assert exc.__context__ is None and exc.file == "k"
