@@ -19,7 +19,7 @@ ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/kubereload
 COPY pyproject.toml README.md LICENSE NOTICE CHANGELOG.md MANIFEST.in image-constraints.txt /src/
 COPY src /src/src
-RUN /opt/kubereload/bin/pip install --no-compile -c /src/image-constraints.txt /src \
+RUN /opt/kubereload/bin/pip install --no-compile -c /src/image-constraints.txt '/src[admission]' \
  && /opt/kubereload/bin/pip uninstall --yes pip setuptools \
  && /opt/kubereload/bin/python -m compileall -q --invalidation-mode unchecked-hash /opt/kubereload/lib
 
