@@ -167,3 +167,14 @@ def test_rules_file_is_followed_live(webhook: Webhook, tmp_path: Path) -> None:
     replacement.write_text(RULES.replace("type: integer", "type: string"))
     os.replace(replacement, rules)
     wait_until(lambda: webhook.post(body)[1]["response"]["allowed"], 30, "the new rules")
+
+
+def test_a_broken_rules_edit_keeps_the_last_good_rules(webhook: Webhook, tmp_path: Path) -> None:
+    body = json.dumps(review(configmap({"app.yaml": "port: http"}))).encode()
+    replacement = tmp_path / "rules.new"
+    replacement.write_text("rules: [{name: app-config, format: yml}]\n")
+    os.replace(replacement, tmp_path / "rules.yaml")
+    wait_until(lambda: webhook.status("/readyz")[0] == 503, 30, "/readyz to report the rules")
+    assert "rules update rejected" in webhook.status("/readyz")[1]
+    assert "unknown format 'yml'" in webhook.status("/readyz")[1]
+    assert webhook.post(body)[1]["response"]["allowed"] is False  # the old rules still judge

@@ -57,7 +57,7 @@ class AdmissionMetrics:
         )
         self.seconds = registry.histogram(
             "admission_review_duration_seconds",
-            "Time from the request's last byte read to the answer's first byte sent.",
+            "Time from the request's last byte read to its answer ready to send.",
             buckets=LATENCY_BUCKETS,
         )
         self.refused = registry.counter(
@@ -114,8 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # a bug must not look like a verdict: 500, failurePolicy decides
             log.error("AdmissionReview failed: %s", type(exc).__name__)
             result = Answer(500, b'{"error": "internal error"}', Outcome("errored"))
-        self._send(result.status, result.body)
+        # Counted before the answer leaves: whoever sees the answer sees it in /metrics too.
         self.server.observe(result.outcome, time.perf_counter() - began)
+        self._send(result.status, result.body)
 
     def do_GET(self) -> None:
         self._send(404, b'{"error": "not found: POST /validate"}')

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from kubereload.admission.engine import Engine, SchemaSource, SchemaUnavailable
-from kubereload.admission.rules import Rules, SchemaRef, parse_rules
+from kubereload.admission.rules import Rules, RulesError, SchemaRef, parse_rules
 from kubereload.admission.server import AdmissionMetrics, AdmissionServer, Limits
 from kubereload.admission.tls import CertificateFiles
+from kubereload.config import ConfigError
 from kubereload.server import HealthRegistry, Registry
 
 log = logging.getLogger(__name__)
@@ -103,7 +104,10 @@ class AdmissionService:
         import kubereload  # noqa: PLC0415 - the library follows the rules file like any config
 
         def parser(raw: bytes) -> Rules:
-            return parse_rules(raw, source=str(path), base=path.parent)
+            try:
+                return parse_rules(raw, source=str(path), base=path.parent)
+            except RulesError as exc:  # the rules are the operator's, not a secret: say why
+                raise ConfigError(str(exc), kind="parser") from None
 
         watched = kubereload.watch(path, parser=parser)
         watched.on_change(self._rules_changed)
