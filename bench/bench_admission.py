@@ -21,6 +21,7 @@ Latency is from the first byte sent to the last byte of the answer read.
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import socket
@@ -97,11 +98,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@functools.lru_cache
 def app_yaml(size: int) -> str:
-    lines, n = [], 0
-    lines.append("items:")
-    while sum(len(line) + 1 for line in lines) < size - 80:
-        lines.append(f"  - name: service-{n:06d}\n    port: {1024 + n % 60000}\n    enabled: true")
+    lines, n, total = ["items:"], 0, 7
+    while total < size - 80:
+        line = f"  - name: service-{n:06d}\n    port: {1024 + n % 60000}\n    enabled: true"
+        lines.append(line)
+        total += len(line) + 1
         n += 1
     return "\n".join(lines) + "\n"
 
