@@ -139,6 +139,18 @@ def test_bad_configmap_is_refused_with_key_line_column_and_no_value(registered: 
     assert status == 404
 
 
+def test_bad_update_is_refused_and_the_stored_object_stays(registered: Registered) -> None:
+    r = registered
+    good = manifest("ConfigMap", "updated", r.ns, {"app.yaml": "port: 80\n"})
+    assert kubectl(r.plane, "apply", "-f", "-", stdin=good).returncode == 0
+    bad = manifest("ConfigMap", "updated", r.ns, {"app.yaml": "port: 80\nport2: [\n"})
+    done = kubectl(r.plane, "apply", "-f", "-", stdin=bad)
+    assert done.returncode != 0
+    assert f"ConfigMap {r.ns}/updated: app.yaml:3:1: " in done.stderr  # an UPDATE, judged
+    stored = r.plane.ok("GET", f"/api/v1/namespaces/{r.ns}/configmaps/updated")
+    assert stored["data"] == {"app.yaml": "port: 80\n"}
+
+
 def test_bad_secret_leaves_no_value_in_response_logs_or_metrics(registered: Registered) -> None:
     r = registered
     data = {"app.yaml": f"port: 1\npassword: [{SECRET_VALUE}\n"}
