@@ -275,3 +275,42 @@ def test_the_replaced_tools_flag_names_work_unchanged(
     finally:
         proc.stop()
     assert receiver.calls[0].path == "/reload"
+
+
+def test_json_logs_carry_event_source_version_duration_and_result(tmp_path: Path) -> None:
+    volume = AtomicWriter(tmp_path / "conf")
+    first = volume.write({"app.conf": "ok 1"})
+    marker = tmp_path / "reloaded"
+    conf = volume.target_dir / "app.conf"
+    proc = kubereload(
+        "watch", "--dir", str(volume.target_dir), "--log-format", "json", "--listen", "127.0.0.1:0",
+        "--validate", f"grep -q ok {conf}", "--exec", f"touch {marker}",
+    )  # fmt: skip
+    try:
+        base = f"http://127.0.0.1:{listen_port(proc)}"
+        metrics = f"{base}/metrics"
+        wait_until(lambda: http_get(f"{base}/readyz")[0] == 200, what="the volume read")
+        second = volume.write({"app.conf": "ok 2"})
+        wait_until(marker.exists, what="the good change reloaded")
+        third = volume.write({"app.conf": "bad"})
+        invalid = 'kubereload_reloads_total{result="invalid"} 1'
+        wait_until(lambda: invalid in http_get(metrics)[1], what="the bad change refused")
+    finally:
+        proc.stop()
+    records = [json.loads(line) for line in proc.output().splitlines()]
+    source = str(volume.target_dir)
+    by_event: dict[str, list[dict[str, object]]] = {}
+    for record in records:
+        by_event.setdefault(str(record.get("event")), []).append(record)
+    assert by_event["watch"][0]["source"] == source and by_event["watch"][0]["version"] == first
+    assert [(r["source"], r["version"]) for r in by_event["change"]] == [
+        (source, second),
+        (source, third),
+    ]
+    reloads = by_event["reload"]
+    assert [(r["source"], r["result"]) for r in reloads] == [
+        (source, "success"),
+        (source, "invalid"),
+    ]
+    assert all(isinstance(r["duration_ms"], float) and r["duration_ms"] >= 0 for r in reloads)
+    assert reloads[1]["level"] == "error" and "validation failed" in str(reloads[1]["message"])

@@ -25,6 +25,9 @@ from kubereload.actions.command import Validate
 
 log = logging.getLogger(__name__)
 
+# The ``result`` of a reload in structured logs: the values of kubereload_reloads_total's label.
+SUCCESS, INVALID, FAILURE = ({"result": r} for r in ("success", "invalid", "failure"))
+
 STEP_LIMIT = 60.0  # seconds allowed to a step that does not say how long it may take
 STUCK_MARGIN = 30.0  # seconds beyond the sum of the steps' limits before a reload is stuck
 
@@ -159,14 +162,20 @@ class ReloadPipeline:
             self.last_result = result
         self.observer.reload_finished(result)  # first: whoever reads the log sees metrics
         what = ", ".join(batch) or "start-up"
+        ms = result.seconds * 1000
+        fields = {"event": "reload", "source": what, "duration_ms": round(ms, 1)}
         if result.ok and not self.actions and self.validate is None:
-            log.debug("change in %s: no reload action to run", what)
+            log.debug("change in %s: no reload action to run", what, extra=fields)
         elif result.ok:
-            log.info("reloaded after change in %s (%.1f ms)", what, result.seconds * 1000)
+            log.info("reloaded after change in %s (%.1f ms)", what, ms, extra=fields | SUCCESS)
         elif result.stage == "validate":
-            log.error("not reloading after change in %s: %s", what, result.error)
+            log.error(
+                "not reloading after change in %s: %s", what, result.error, extra=fields | INVALID
+            )
         else:
-            log.error("reload after change in %s failed: %s", what, result.error)
+            log.error(
+                "reload after change in %s failed: %s", what, result.error, extra=fields | FAILURE
+            )
         return result
 
     def _reload(self, batch: tuple[str, ...], started: float) -> ReloadResult:

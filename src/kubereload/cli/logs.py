@@ -35,15 +35,23 @@ class _Scrub(logging.Filter):
         return True
 
 
+FIELDS = ("event", "source", "version", "duration_ms", "result", "object")
+"""Structured fields a record may carry (``log.info(..., extra={"event": "reload", ...})``);
+a JSON line has those it carries beside the message, for queries that need no parsing."""
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
         }
+        for name in FIELDS:
+            if name in record.__dict__:
+                entry[name] = record.__dict__[name]
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:

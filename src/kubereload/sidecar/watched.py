@@ -59,9 +59,12 @@ class WatchedPaths:
                     initial.version,
                     len(initial.files),
                     detector.mode,
+                    extra={"event": "watch", "source": name, "version": initial.version},
                 )
                 if initial.layout is Layout.SUBPATH:
-                    log.warning("%s", subpath_warning(name))
+                    log.warning(
+                        "%s", subpath_warning(name), extra={"event": "subpath", "source": name}
+                    )
             except SnapshotError as exc:
                 self._tell_unread(name, exc)
             detector.start(initial)
@@ -72,7 +75,13 @@ class WatchedPaths:
             detector.close()
 
     def _changed(self, name: str, snapshot: Snapshot) -> None:
-        log.info("%s changed (version %s, %d files)", name, snapshot.version, len(snapshot.files))
+        log.info(
+            "%s changed (version %s, %d files)",
+            name,
+            snapshot.version,
+            len(snapshot.files),
+            extra={"event": "change", "source": name, "version": snapshot.version},
+        )
         with self._lock:
             self._unread.discard(name)
         self._update_ready()
@@ -86,14 +95,24 @@ class WatchedPaths:
         if never_read:
             self._tell_unread(name, exc)
         else:
-            log.warning("cannot read %s: %s (keeping the last good version)", name, exc)
+            log.warning(
+                "cannot read %s: %s (keeping the last good version)",
+                name,
+                exc,
+                extra={"event": "unreadable", "source": name},
+            )
 
     def _tell_unread(self, name: str, exc: SnapshotError) -> None:
         """Once per reason: a path not read yet has no last good version to keep."""
         reason = str(exc)
         if self._told.get(name) != reason:
             self._told[name] = reason
-            log.warning("cannot read %s yet (%s): not ready until it can be read", name, reason)
+            log.warning(
+                "cannot read %s yet (%s): not ready until it can be read",
+                name,
+                reason,
+                extra={"event": "unreadable", "source": name},
+            )
 
     def _update_ready(self) -> None:
         with self._lock:

@@ -104,7 +104,13 @@ class SyncWriter:
         self.writes += 1
         count = len(projection.payload)
         logger.log(
-            self._write_level, "%s: wrote %d files to %s (%s)", label, count, target, version
+            self._write_level,
+            "%s: wrote %d files to %s (%s)",
+            label,
+            count,
+            target,
+            version,
+            extra={"event": "write", "object": label, "version": version},
         )
         self.on_change(label)
         return True
