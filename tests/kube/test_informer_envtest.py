@@ -71,10 +71,12 @@ def test_after_an_api_server_restart_changes_arrive_as_soon_as_it_is_back(
         await until_connected(informer)
         before = informer.state.reconnects
         await asyncio.to_thread(control_plane.stop_apiserver)
-        # An outage of six refused attempts: with a back-off of 1 s doubling (to 300 s) the
-        # next wait would be 32-64 s if the outage were allowed to grow it.
-        await until(lambda: informer.state.reconnects >= before + 6, timeout=120)
-        await asyncio.to_thread(control_plane.start_apiserver)
+        try:
+            # An outage of six refused attempts: with a back-off of 1 s doubling (to 300 s)
+            # the next wait would be 32-64 s if the outage were allowed to grow it.
+            await until(lambda: informer.state.reconnects >= before + 6, timeout=120)
+        finally:  # the session's other tests need it back, whatever happened here
+            await asyncio.to_thread(control_plane.start_apiserver)
         await asyncio.to_thread(control_plane.ok, "PUT", f"{path}/a", configmap("a", "2"))
         await rec.wait_for(lambda: rec.view.get((ns, "a")) == "2", timeout=25)
         assert rec.violations == []
