@@ -3,9 +3,14 @@ in fact (the real authorizer says so), and an admin kubeconfig kubectl and kuber
 
 from __future__ import annotations
 
+import socket
 import subprocess
+from pathlib import Path
 
-from support.controlplane import ControlPlane
+import pytest
+
+from support import controlplane
+from support.controlplane import ControlPlane, free_port
 
 READ_CONFIGMAPS = [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get", "list"]}]
 
@@ -37,3 +42,20 @@ def test_an_identity_may_do_what_its_role_says_and_nothing_else(
         assert "Forbidden" in denied.stderr
     elsewhere = kubectl_as(str(reader.kubeconfig), "-n", "default", "get", "configmaps")
     assert "Forbidden" in elsewhere.stderr
+
+
+def test_a_port_taken_before_the_api_server_binds_it_means_new_ports_not_a_failure(
+    control_plane: ControlPlane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight test runs share this machine: a port found free can be gone a moment later."""
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    ports = iter([taken.getsockname()[1]])  # the first port asked for: the API server's
+    monkeypatch.setattr(controlplane, "free_port", lambda: next(ports, 0) or free_port())
+    try:
+        with ControlPlane(tmp_path / "plane", assets=control_plane.assets) as plane:
+            assert plane.api_port != taken.getsockname()[1]
+            assert plane.request("GET", "/api/v1/namespaces/default")[0] == 200
+    finally:
+        taken.close()

@@ -133,7 +133,7 @@ class ControlPlane:
     """etcd + kube-apiserver (+ kube-controller-manager) in ``workdir``; see the module doc.
 
     ``url``, ``token`` (admin, system:masters), ``ca_file`` and ``kubeconfig`` (admin, default
-    namespace "default") are set by the constructor and stay valid across API server restarts.
+    namespace "default") are valid once ``start()`` returned, and across API server restarts.
     """
 
     def __init__(
@@ -152,18 +152,28 @@ class ControlPlane:
         self.want_controller_manager = controller_manager
         workdir.mkdir(parents=True, exist_ok=True)
         self.token = secrets.token_hex(16)
-        self.api_port = free_port()
-        self.url = f"https://127.0.0.1:{self.api_port}"
         self.certs = workdir / "certs"
         self.ca_file = self.certs / "apiserver.crt"  # self-signed, made by kube-apiserver
         self.kubeconfig = workdir / "admin.kubeconfig"
-        etcd_port, peer_port = free_port(), free_port()
-        etcd_url = f"http://127.0.0.1:{etcd_port}"
-        peer_url = f"http://127.0.0.1:{peer_port}"
+        self._etcd_binary = etcd
+        self._choose_ports()
+        atexit.register(self.stop)  # no orphaned etcd if the owner forgets, or raises early
+        self._tls = ssl.create_default_context()
+        self._tls.check_hostname = False  # the certificate names 127.0.0.1 and localhost
+        self._tls.verify_mode = ssl.CERT_NONE  # until kube-apiserver has written it
+
+    def _choose_ports(self) -> None:
+        """Free loopback ports for every component, and their command lines."""
+        workdir, found = self.workdir, self.assets
+        self.api_port = free_port()
+        self.url = f"https://127.0.0.1:{self.api_port}"
+        etcd_url = f"http://127.0.0.1:{free_port()}"
+        peer_url = f"http://127.0.0.1:{free_port()}"
+        self._etcd_url = etcd_url
         self._etcd = _Process(
             "etcd",
             [
-                etcd,
+                self._etcd_binary,
                 f"--data-dir={workdir / 'etcd'}",
                 f"--listen-client-urls={etcd_url}",
                 f"--advertise-client-urls={etcd_url}",
@@ -175,7 +185,6 @@ class ControlPlane:
             ],
             workdir / "etcd.log",
         )
-        self._etcd_url = etcd_url
         self._apiserver = _Process(
             "kube-apiserver",
             [
@@ -210,27 +219,35 @@ class ControlPlane:
             ],
             workdir / "kube-controller-manager.log",
         )
-        atexit.register(self.stop)  # no orphaned etcd if the owner forgets, or raises early
-        self._tls = ssl.create_default_context()
-        self._tls.check_hostname = False  # the certificate names 127.0.0.1 and localhost
-        self._tls.verify_mode = ssl.CERT_NONE  # until kube-apiserver has written it
 
     # --- life cycle -----------------------------------------------------------------------------
 
-    def start(self) -> ControlPlane:
-        """Start every component and wait until the API server is ready; stops all on failure."""
-        try:
-            self._write_credentials()
-            self._etcd.start()
-            self._wait_etcd()
-            self.start_apiserver()
-            self._write_kubeconfig()
-            if self.want_controller_manager:
-                self.start_controller_manager()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def start(self, attempts: int = 3) -> ControlPlane:
+        """Start every component and wait until the API server is ready; stops all on failure.
+
+        A port picked free can be taken by someone else before a component binds it (eight
+        test runs share this machine): then all start again on new ports (``url`` changes).
+        """
+        self._write_credentials()
+        for attempt in range(1, attempts + 1):
+            try:
+                self._etcd.start()
+                self._wait_etcd()
+                self.start_apiserver()
+                self._write_kubeconfig()
+                if self.want_controller_manager:
+                    self.start_controller_manager()
+                return self
+            except ControlPlaneError as err:
+                self.stop()
+                if attempt == attempts or "address already in use" not in str(err):
+                    raise
+                shutil.rmtree(self.workdir / "etcd", ignore_errors=True)
+                self._choose_ports()
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         """Stop everything (controller manager, API server, then etcd)."""
