@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "admission": ("kubereload.cli.admission", "webhook: refuse bad ConfigMaps/Secrets at apply"),
     "check": ("kubereload.cli.check", "judge ConfigMaps/Secrets in manifests, as admission would"),
     "schema": ("kubereload.cli.schema", "print the JSON Schema of a pydantic model"),
+    "completion": ("kubereload.cli.completion", "print a bash or zsh completion script"),
 }
 
 

@@ -1,0 +1,87 @@
+"""Shell completion: the script ``kubereload completion`` prints, sourced in real bash and zsh."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from cli.krproc import kubereload
+from kubereload.cli.main import build_parser
+
+
+def completion_script(shell: str, tmp_path: Path) -> Path:
+    proc = kubereload("completion", shell)
+    assert proc.wait() == 0
+    script = tmp_path / f"kubereload.{shell}"
+    script.write_text(proc.output() + "\n")
+    return script
+
+
+BASH_CASES = [
+    (["wat"], ["watch"]),
+    (["co"], ["completion", "controller"]),
+    (["watch", "--jit"], ["--jitter"]),
+    (["watch", "--web.t"], ["--web.telemetry-path"]),
+    (["watch", "--log-format", ""], ["text", "json"]),
+    (["controller", "--reload-strategy", ""], ["annotations", "env-vars"]),
+    (["controller", "--unready"], []),
+    (["demo", "s"], ["set", "show"]),
+    (["completion", ""], ["bash", "zsh"]),
+    (["watch", "--dir", ""], []),  # no words: bash completes file names (complete -o default)
+]
+
+
+def test_bash_completes_commands_flags_and_choices(tmp_path: Path) -> None:
+    script = completion_script("bash", tmp_path)
+    lines = [f"source {script}", "complete -p kubereload"]
+    for words, _ in BASH_CASES:
+        quoted = " ".join(f"'{w}'" for w in ["kubereload", *words])
+        lines += [
+            f"COMP_WORDS=({quoted}); COMP_CWORD={len(words)}; COMPREPLY=(); _kubereload",
+            'echo "${COMPREPLY[*]}"',
+        ]
+    out = subprocess.run(
+        ["bash", "--norc", "-c", "\n".join(lines)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "complete -o default -F _kubereload kubereload"
+    for (words, expected), got in zip(BASH_CASES, out[1:], strict=True):
+        assert sorted(got.split()) == sorted(expected), words
+
+
+def test_every_flag_of_a_command_is_offered(tmp_path: Path) -> None:
+    script = completion_script("bash", tmp_path)
+    parser = build_parser(["watch"])
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    flags = {o for a in sub.choices["watch"]._actions for o in a.option_strings}
+    shell = f"source {script}; COMP_WORDS=(kubereload watch -); COMP_CWORD=2; _kubereload; "
+    shell += 'echo "${COMPREPLY[*]}"'
+    out = subprocess.run(
+        ["bash", "--norc", "-c", shell], capture_output=True, text=True, check=True
+    )
+    assert set(out.stdout.split()) == flags
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_loads_it_under_compinit_and_picks_the_same_words(tmp_path: Path) -> None:
+    script = completion_script("zsh", tmp_path)
+    shell = "\n".join(
+        [
+            f"autoload -U compinit && compinit -u -d {tmp_path}/zcompdump",
+            f"source {script}",
+            "print -r -- $_comps[kubereload]",
+            "print -r -- $(_kubereload_words 1 '' '' wat)",
+            "print -r -- $(_kubereload_words 2 watch --log-format '')",
+            "print -r -- $(_kubereload_words 2 demo demo s)",
+        ]
+    )
+    out = subprocess.run(
+        ["zsh", "-f", "-c", shell], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "_kubereload"
+    assert "watch" in out[1].split()
+    assert out[2].split() == ["text", "json"]
+    assert {"set", "show"} <= set(out[3].split())
