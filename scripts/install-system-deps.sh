@@ -17,6 +17,8 @@ else
   command -v etcd >/dev/null 2>&1 || wanted+=(etcd-server)
   # promtool checks and unit-tests the alerting rules in deploy/monitoring/
   command -v promtool >/dev/null 2>&1 || wanted+=(prometheus)
+  # zsh loads the script of `kubereload completion zsh` in tests/cli/test_cli_completion.py
+  command -v zsh >/dev/null 2>&1 || wanted+=(zsh)
 fi
 [ "${#wanted[@]}" -eq 0 ] && exit 0
 
