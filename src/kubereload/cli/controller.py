@@ -174,6 +174,14 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         "--rate-burst", type=int, default=10, metavar="N", help="rollouts allowed in a burst"
     )
     how.add_argument(
+        "--is-Argo-Rollouts",
+        "--argo-rollouts",
+        dest="argo_rollouts",
+        type=_boolean,
+        metavar="BOOL",
+        help="watch Argo Rollouts (default: if the API server serves them)",
+    )
+    how.add_argument(
         "--cronjob-job-now",
         action="store_true",
         help="a CronJob whose config changed also starts a Job at once, as Reloader does "
@@ -191,7 +199,12 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         " (a dead connection; quiet watches are normal) (default 60s)",
     )
     ha = parser.add_argument_group("leader election (for several replicas)")
-    ha.add_argument("--leader-elect", action="store_true", help="act only while holding a Lease")
+    ha.add_argument(
+        "--leader-elect",
+        "--enable-ha",
+        action="store_true",
+        help="act only while holding a Lease (Reloader: --enable-ha)",
+    )
     ha.add_argument(
         "--leader-election-name",
         default="kubereload-controller",
@@ -330,6 +343,7 @@ def settings_from(args: argparse.Namespace, who: str) -> Settings:
         reload_on_delete=args.reload_on_delete,
         ignored_workload_kinds=_ignored_workload_kinds(_flat(args.ignored_workload_types)),
         run_jobs_now=args.cronjob_job_now,
+        argo_rollouts=args.argo_rollouts,
         strategy=args.reload_strategy,
         debounce=args.debounce,
         max_concurrent=args.max_concurrent_rollouts or None,

@@ -1,7 +1,7 @@
 """Storm control: when a workload may roll, so one change never means a restart storm.
 
-- A lone change rolls at once (after ``GATHER``, so the objects one ``helm upgrade`` or
-  ``kubectl apply`` changes together make one rollout). Changes that follow a rollout within
+- A lone change rolls at once (changes the controller sees in the same turn of its event loop
+  make one rollout). Changes that follow a rollout within
   ``debounce`` seconds make one more rollout once they stop for ``debounce`` seconds (at the
   latest ``MAX_HOLD`` debounces after the first of them, so a constant trickle cannot postpone
   it forever): 20 quick changes make 2 rollouts, not 20.
@@ -23,7 +23,6 @@ from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 
-GATHER = 0.05  # seconds a first change waits for the changes made together with it
 MAX_HOLD = 5.0  # a burst after a rollout is held at most this many debounces
 
 
@@ -114,7 +113,7 @@ class RolloutQueue(Generic[K]):
             self._burst[key] = now
             due = now + self.debounce
         else:
-            due = now + min(GATHER, self.debounce)
+            due = now  # a lone change: at once
         self._push(key, max(due, not_before))
 
     def _push(self, key: K, due: float) -> None:
