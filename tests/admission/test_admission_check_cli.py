@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 KUBERELOAD = [sys.executable, "-m", "kubereload"]
 
@@ -74,8 +77,8 @@ def test_check_points_into_the_manifest_and_fails(tmp_path: Path) -> None:
     assert "must be of type integer" in lines[0]
     assert "[rule annotations: yaml syntax + JSON Schema from ConfigMap demo/app-schema" in lines[0]
     assert f"{manifest}:26:15: ok: ConfigMap demo/app key other.json: json syntax" in lines[1]
-    # The YAML error is at the end of the value, past its last line: the value's start is shown.
-    assert lines[2].startswith(f"{manifest}:32:15: Secret demo/creds key creds.yaml (line 3")
+    # The YAML error is past the value's last line: shown just after that line's end.
+    assert lines[2].startswith(f"{manifest}:34:23: Secret demo/creds key creds.yaml (line 3")
     assert (
         "Secret demo/creds key creds.yaml" in lines[2] and "[rule syntax: yaml syntax]" in lines[2]
     )
@@ -90,7 +93,7 @@ def test_check_reads_kustomize_output_on_stdin_as_json() -> None:
     assert report["ok"] is False and report["objects"] == 3
     assert [(f["file"], f["line"], f["key"], f["rule"]) for f in report["findings"]] == [
         ("<stdin>", 25, "app.yaml", "annotations"),
-        ("<stdin>", 32, "creds.yaml", "syntax"),
+        ("<stdin>", 34, "creds.yaml", "syntax"),
     ]
 
 
@@ -128,3 +131,29 @@ def test_schema_prints_the_models_json_schema(tmp_path: Path) -> None:
     assert schema["required"] == ["port"]
     missing = run("schema", "myapp:Nope", cwd=tmp_path)
     assert missing.returncode == 2 and "has no Nope" in missing.stderr
+
+
+def test_check_reads_real_kustomize_output(tmp_path: Path) -> None:
+    """A configMapGenerator, built by kubectl's own kustomize and piped in, as CI would."""
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    (tmp_path / "app.yaml").write_text("name: web\nport: [80\n")
+    (tmp_path / "kustomization.yaml").write_text(
+        "configMapGenerator:\n"
+        "  - name: web\n"
+        "    files: [app.yaml]\n"
+        "    options:\n"
+        "      labels: {kubereload.io/validate: 'true'}\n"
+    )
+    built = subprocess.run(
+        ["kubectl", "kustomize", str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    done = run("check", "-f", "-", "-q", stdin=built.stdout)
+    assert done.returncode == 1
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("<stdin>:")
+    assert "ConfigMap default/web-" in line and "key app.yaml (line 3, column 1)" in line
+    # Past the block's last line: shown at the end of that line in the built manifest.
+    _, row, column = line.split(":")[:3]
+    text = built.stdout.splitlines()[int(row) - 1]
+    assert text.strip() == "port: [80" and int(column) == len(text) + 1

@@ -50,6 +50,8 @@ def test_good_config_is_allowed_and_says_what_was_checked(webhook: Webhook) -> N
         "app.yaml: yaml syntax + JSON Schema inline in rule app-config [rule app-config]"
     )
     assert answer["apiVersion"] == "admission.k8s.io/v1" and answer["kind"] == "AdmissionReview"
+    health, text = webhook.status("/healthz")
+    assert health == 200 and "[+] webhook: ok" in text
 
 
 def test_bad_config_is_denied_with_key_line_column_and_rule(webhook: Webhook) -> None:

@@ -49,11 +49,15 @@ class Manifest:
         if not isinstance(value, yaml.ScalarNode) or value.style != "|" or line is None:
             return start
         first = value.start_mark.line + 1  # 0-based index of the block's first content line
-        target = first + line - 1
-        indent = _indent(self.lines, first, value.end_mark.line)
-        if target >= len(self.lines) or target > value.end_mark.line:
+        end = value.end_mark
+        last = end.line - 1 if end.column == 0 else end.line  # its last content line
+        last = min(last, len(self.lines) - 1)
+        if last < first:
             return start
-        return target + 1, indent + (column or 1)
+        target = first + line - 1
+        if target > last:  # past the value's end (an unclosed bracket): just after its last line
+            return last + 1, len(self.lines[last]) + 1
+        return target + 1, _indent(self.lines, first, last) + (column or 1)
 
 
 def _child(node: yaml.Node | None, key: str) -> yaml.Node | None:
