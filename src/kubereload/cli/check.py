@@ -54,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def handle(args: argparse.Namespace) -> int:
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # as `python -m`: a rule's model:, from the current directory
     try:
         rules = load_rules(args.rules) if args.rules else Rules()
         manifests = load(args.filename)
