@@ -48,14 +48,14 @@ def test_a_patch_reaches_get(cluster: Cluster) -> None:
         config.on_change(lambda old, new: seen.append((old, new)))
 
         version = kubectl_patch(cluster, "configmap", "app-config", {"app.yaml": "level: debug\n"})
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
         assert config.get() == Settings(level="debug")
         assert seen == [(Settings(level="info"), Settings(level="debug"))]
 
         # Another key of the same object changes: no new version of ours, no callback.
         other = kubectl_patch(cluster, "configmap", "app-config", {"other": "y"})
         final = kubectl_patch(cluster, "configmap", "app-config", {"app.yaml": "level: warn\n"})
-        assert config.wait_until(lambda c: c.version == final, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == final, WAIT)
         assert other != final and len(seen) == 2
 
 
@@ -88,7 +88,7 @@ def test_a_bad_update_keeps_the_last_good_value_with_its_position(cluster: Clust
         fixed = kubectl_patch(
             cluster, "configmap", "app-config", {"app.yaml": "level: info\nworkers: 3\n"}
         )
-        assert config.wait_until(lambda c: c.version == fixed, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == fixed, WAIT)
         assert config.get() == Settings(level="info", workers=3) and config.error is None
 
 
@@ -116,7 +116,7 @@ def test_a_secret_key_is_served_decoded(cluster: Cluster) -> None:
         assert config.get() == {"user": "app", "password": "hunter2"}
         new = base64.b64encode(b'{"user": "app", "password": "rotated"}').decode()
         version = kubectl_patch(cluster, "secret", "db", {"db.json": new})
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
         assert config.get()["password"] == "rotated"
 
 

@@ -50,7 +50,7 @@ def test_the_documented_role_is_enough_and_nothing_more(
     ) as config:
         assert config.get() == {"level": "info"}
         version = patch_data(control_plane, ns, "app-config", {"app.yaml": "level: debug\n"})
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
         assert config.get() == {"level": "debug"}
         with kubereload.watch_secret("app-secrets", key="token", kubeconfig=app.kubeconfig) as sec:
             assert sec.get() == "abc"
@@ -83,7 +83,7 @@ def test_an_api_server_restart_is_survived_with_every_version_once(
         control_plane.start_apiserver()
         for n in range(6, 11):
             version = patch_data(control_plane, ns, "app", {"app.yaml": f"n: {n}\n"})
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
         assert config.error is None and config.health() is None
     assert values == sorted(set(values)) and values[-1] == 10
     assert versions == sorted(set(versions))

@@ -64,7 +64,7 @@ def test_an_outage_keeps_the_value_says_disconnected_and_recovers(
         assert config.wait_until(lambda c: c.error is None, WAIT)
         assert config.health() is None and config.get() == {"n": 0}
         version = _set(api, 1)
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
 
 
 def test_a_change_made_during_an_outage_arrives_after_it(
@@ -80,7 +80,7 @@ def test_a_change_made_during_an_outage_arrives_after_it(
             version = _set(api, n)
         api.expire_history()  # the outage outlived the server's history: resuming gets 410
         api.clear_faults()
-        assert config.wait_until(lambda c: c.version == version, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version == version, WAIT)
         assert config.get() == {"n": 3} and config.error is None and config.health() is None
         deliveries.assert_in_order_none_twice(3)
 
@@ -123,7 +123,7 @@ def test_every_version_in_order_or_superseded_none_twice_under_faults(
             elif fault == "error":
                 api.fail_next(rng.randint(1, 3), rng.choice([500, 503]), path_contains="watch")
             api.drop_watches()
-            assert config.wait_until(lambda c, v=version: c.version == v, WAIT)
+            assert config.wait_until(lambda c, v=version: c.delivered_version == v, WAIT)
         assert min(faults.values()) > 0
         deliveries.assert_in_order_none_twice(n)
         assert config.error is None and config.health() is None
