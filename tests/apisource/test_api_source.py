@@ -136,7 +136,7 @@ def test_missing_object_or_key_fails_the_first_load_or_serves_the_default(
         assert config.get() == {"level": "default"} and config.version is None
         assert config.error is not None and "not found" in str(config.error)
         cluster.create(configmap("late", {"app.yaml": "level: info\n"}))
-        assert config.wait_until(lambda c: c.version is not None, WAIT)
+        assert config.wait_until(lambda c: c.delivered_version is not None, WAIT)
         assert config.get() == {"level": "info"} and config.error is None
 
 
@@ -158,7 +158,9 @@ def test_a_deleted_object_keeps_the_last_value_and_says_so(cluster: Cluster) -> 
 
         cluster.create(configmap("app-config", {"app.yaml": "level: back\n"}))
         for config in (kept, strict):
-            assert config.wait_until(lambda c: c.get() == {"level": "back"}, WAIT)
+            assert config.wait_until(
+                lambda c: c.get() == {"level": "back"} and c.error is None, WAIT
+            )
             assert config.error is None and config.health() is None
 
 
