@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import yaml
-from webhook_helpers import Webhook, wait_until
+from webhook_helpers import Webhook, wait_until, write_certificate
 
 from support.controlplane import ControlPlane
 
@@ -205,6 +205,34 @@ def test_webhook_down_refuses_opted_in_objects_as_documented(registered: Registe
     assert 'failed calling webhook "configs.kubereload.io"' in done.stderr
     loose = manifest("ConfigMap", "loose-down", r.ns, {"app.yaml": "port: 80\n"}, opted_in=False)
     assert kubectl(r.plane, "apply", "-f", "-", stdin=loose).returncode == 0
+
+
+def test_expired_certificate_refuses_as_documented(
+    control_plane: ControlPlane, control_plane_namespace: str, tmp_path: Path
+) -> None:
+    """The serving certificate expired: the webhook says so on /readyz, and the API server
+    cannot call it, so failurePolicy Fail refuses the opted-in object with an x509 error."""
+    plane, ns = control_plane, control_plane_namespace
+    ca = write_certificate(tmp_path / "tls", days=0)
+    hook = Webhook(tmp_path, wait_for="/healthz")
+    name = "kubereload-admission-expired"
+    try:
+        status, text = hook.status("/readyz")
+        assert status == 503 and "the serving certificate has expired" in text
+        plane.ok("POST", WEBHOOKS, registration(name, hook.url, ca.read_bytes(), ns))
+        good = manifest("ConfigMap", "app", ns, {"app.yaml": "port: 80\n"})
+
+        def refused_for_the_certificate() -> bool:
+            done = kubectl(plane, "apply", "--dry-run=server", "-f", "-", stdin=good)
+            return "x509: certificate has expired" in done.stderr
+
+        wait_until(refused_for_the_certificate, 60, "the API server to refuse for the certificate")
+        done = kubectl(plane, "apply", "-f", "-", stdin=good)
+        assert done.returncode != 0
+        assert 'failed calling webhook "configs.kubereload.io"' in done.stderr
+    finally:
+        hook.stop()
+        plane.request("DELETE", f"{WEBHOOKS}/{name}")
 
 
 def test_self_signed_writes_the_ca_bundle_and_serves(

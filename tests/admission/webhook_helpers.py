@@ -36,9 +36,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str =
     raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
-def write_certificate(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Path:
-    """A fresh CA and a serving certificate for ``hosts``: ca.crt, tls.crt, tls.key."""
-    issued = issue(list(hosts))
+def write_certificate(
+    directory: Path, hosts: tuple[str, ...] = ("127.0.0.1",), *, days: int = 365
+) -> Path:
+    """A fresh CA and a serving certificate for ``hosts``: ca.crt, tls.crt, tls.key
+    (``days=0``: one that expired minutes ago)."""
+    issued = issue(list(hosts), days=days)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "ca.crt").write_bytes(issued.ca_cert)
     (directory / "tls.crt").write_bytes(issued.cert)
@@ -49,7 +52,9 @@ def write_certificate(directory: Path, hosts: tuple[str, ...] = ("127.0.0.1",)) 
 class Webhook:
     """``kubereload admission`` running on free loopback ports; stderr kept in a file."""
 
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, tmp: Path, *args: str, env: dict[str, str] | None = None, wait_for: str = "/readyz"
+    ) -> None:
         self.tls = tmp / "tls"
         self.ca = (
             write_certificate(self.tls)
@@ -75,7 +80,9 @@ class Webhook:
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, **(env or {})},
             )
-        wait_until(self.ready, 60, f"{self.url}: /readyz to answer 200 (log: {self.log})")
+        wait_until(
+            lambda: self.answers(wait_for), 60, f"{self.url}: {wait_for} to answer 200 ({self.log})"
+        )
 
     @property
     def url(self) -> str:
@@ -92,10 +99,10 @@ class Webhook:
         except OSError:
             return 0, ""
 
-    def ready(self) -> bool:
+    def answers(self, path: str) -> bool:
         if self.proc.poll() is not None:
             raise AssertionError(f"admission exited {self.proc.returncode}: {self.output()}")
-        return self.status("/readyz")[0] == 200
+        return self.status(path)[0] == 200
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the samples of ``name`` whose labels include ``labels``."""
