@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -192,6 +194,26 @@ def test_object_not_opted_in_is_never_sent(registered: Registered) -> None:
     assert kubectl(r.plane, "apply", "--dry-run=server", "-f", "-", stdin=probe).returncode == 0
     wait_until(lambda: reviews(r.hook) >= before + 1, what="the opted-in review counted")
     assert reviews(r.hook) == before + 1
+
+
+def test_webhook_too_slow_refuses_then_recovers(registered: Registered) -> None:
+    """A webhook that does not answer within timeoutSeconds (here: stopped with SIGSTOP, its
+    socket still accepting) makes the API server give up, and failurePolicy Fail refuse."""
+    r = registered
+    good = manifest("ConfigMap", "while-slow", r.ns, {"app.yaml": "port: 80\n"})
+    os.kill(r.hook.proc.pid, signal.SIGSTOP)
+    try:
+        done = kubectl(r.plane, "apply", "-f", "-", stdin=good)
+    finally:
+        os.kill(r.hook.proc.pid, signal.SIGCONT)
+    assert done.returncode != 0
+    assert 'failed calling webhook "configs.kubereload.io"' in done.stderr
+    assert "deadline exceeded" in done.stderr or "timeout" in done.stderr.lower()
+    wait_until(
+        lambda: kubectl(r.plane, "apply", "-f", "-", stdin=good).returncode == 0,
+        60,
+        "the resumed webhook to answer again",
+    )
 
 
 def test_webhook_down_refuses_opted_in_objects_as_documented(registered: Registered) -> None:
