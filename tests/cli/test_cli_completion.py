@@ -30,6 +30,7 @@ BASH_CASES = [
     (["controller", "--reload-strategy", ""], ["annotations", "env-vars"]),
     (["controller", "--unready"], []),
     (["demo", "s"], ["set", "show"]),
+    (["run", "--reload-signal", "US"], ["USR1", "USR2"]),
     (["completion", ""], ["bash", "zsh"]),
     (["watch", "--dir", ""], []),  # no words: bash completes file names (complete -o default)
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 
 from kubereload import __version__
@@ -64,6 +65,7 @@ compdef _kubereload kubereload
 """
 
 SHELLS = {"bash": _BASH, "zsh": _ZSH}
+_SIGNALS = sorted(s.name.removeprefix("SIG") for s in signal.Signals if "RT" not in s.name)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -111,8 +113,9 @@ def _command_case(name: str, parser: argparse.ArgumentParser) -> str:
             subcommands += [str(c) for c in action.choices]
         if action.option_strings and action.nargs != 0:
             names = "|".join(action.option_strings)
-            if action.choices:
-                words = " ".join(str(c) for c in action.choices)
+            known = action.choices or (_SIGNALS if action.metavar == "SIG" else None)
+            if known:
+                words = " ".join(str(c) for c in known)
                 choices.append(f'            {names}) echo "{words}"; return ;;')
             else:
                 valued += action.option_strings
