@@ -15,7 +15,7 @@ from kubereload.cli.main import SUBCOMMANDS, build_parser, main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 QUOTED = re.compile(r"'[^']*'")
-FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9.-]*[a-z0-9]")
+FLAG = re.compile(r"(?<![\w-])--[A-Za-z][A-Za-z0-9.-]*[A-Za-z0-9]")
 
 
 def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
