@@ -110,7 +110,7 @@ def test_annotations_name_format_and_a_schema_in_another_configmap() -> None:
         "kubereload.io/schema": "settings=app-schema/schema.json",
     }
     bad = engine.judge(configmap({"settings": '{"other": 1}'}, annotations=annotations))
-    assert bad.denying_rule == "annotations"
+    assert [c.rule for c in bad.failed] == ["annotations"]
     assert "missing required property 'name'" in bad.message()
     good = engine.judge(configmap({"settings": '{"name": "x"}'}, annotations=annotations))
     assert good.allowed

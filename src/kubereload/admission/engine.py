@@ -81,12 +81,6 @@ class Verdict:
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
-    @property
-    def denying_rule(self) -> str:
-        """The first failed check's rule (a metrics label), or ``none`` when allowed."""
-        failed = self.failed
-        return failed[0].rule if failed else "none"
-
     def message(self) -> str:
         """The refusal text: for each problem, key:line:column, what is wrong, which rule."""
         parts = []
