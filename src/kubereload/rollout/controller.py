@@ -391,6 +391,8 @@ class Controller:
         workload = self.index.get(key)
         if workload is None or not self.allowed(workload.namespace):
             return None
+        if self._keys_pending(workload):
+            return None  # judged when _refetch brings the per-key digests
         decision = decide(self._view(workload), self.store)
         if decision.outcome is Outcome.ROLL:
             self.queue.mark(key, self.clock())
@@ -401,6 +403,14 @@ class Controller:
             state.triggers.clear()
             state.changed_at = None
         return decision.outcome
+
+    def _keys_pending(self, workload: Workload) -> bool:
+        """An object it filters by key is known by its whole digest only, so far: a hash
+        recorded or compared now would differ from the keyed one and roll it for nothing."""
+        return any(
+            (state := self.store.get(ref)) is not None and state.keys is None
+            for ref in keyed_refs(workload)
+        )
 
     def full_pass(self) -> None:
         """Compare every workload once (after the first sync, and on becoming the leader)."""
