@@ -88,7 +88,7 @@ def watch_kubereload(volume: Path, rec: Recorder, stop: threading.Event) -> Call
     import kubereload
 
     # kubereload.watch is the function; its detector module is reached by name.
-    detector = importlib.import_module("kubereload.watch.detector")
+    detector: Any = importlib.import_module("kubereload.watch.detector")
 
     read_snapshot = detector.read_snapshot
 

@@ -98,6 +98,12 @@ server.serve_forever()
 """
 
 
+def connects(port: int) -> bool:
+    """Whether something accepts a TCP connection on the port now."""
+    socket.create_connection(("127.0.0.1", port), 1).close()
+    return True
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -256,9 +262,7 @@ def main() -> int:
             ),
             "kubereload admission",
         )
-        wait_ready(
-            lambda: socket.create_connection(("127.0.0.1", echo_port), 1).close() is None, "echo"
-        )
+        wait_ready(lambda: connects(echo_port), "echo")
         rows = []
         for label, size in SIZES:
             rounds = max(5, ROUNDS[label] // (10 if args.quick else 1))

@@ -26,14 +26,11 @@ import argparse
 import base64
 import http.client
 import json
-import os
 import random
-import re
-import subprocess
 import sys
 import tempfile
-import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from _table import fmt_ns, machine_note, percentile, table
@@ -42,22 +39,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests")]
 
 from kubeapi.server import KubeAPIServer  # noqa: E402
-
-TICK = os.sysconf("SC_CLK_TCK")
-NS = "default"
-HASH = "kubereload.io/config-hash"
+from support.controller import HASH, template_hash  # noqa: E402
+from support.objects import NS  # noqa: E402
+from support.process import KUBERELOAD, Proc, cpu_seconds, memory_mb  # noqa: E402
 
 
 def proc_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def proc_rss_mb(pid: int, field: str = "VmRSS") -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return sum(cpu_seconds(pid))
 
 
 def populate(api: KubeAPIServer, configmaps: int, secrets: int, deployments: int) -> None:
@@ -120,60 +108,14 @@ def populate(api: KubeAPIServer, configmaps: int, secrets: int, deployments: int
         )
 
 
-class Controller:
-    """The controller process, its log read by a thread that notes when lines appear."""
-
-    def __init__(self, kubeconfig: Path) -> None:
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "kubereload",
-                "controller",
-                "--kubeconfig",
-                str(kubeconfig),
-                "--debounce",
-                "0s",
-                "--rate-limit",
-                "0",
-            ],
-            stderr=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        self.lines: list[tuple[float, str]] = []
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            with self.cond:
-                self.lines.append((time.monotonic(), line))
-                self.cond.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float) -> float:
-        regex = re.compile(pattern)
-        with self.cond:
-            found = self.cond.wait_for(
-                lambda: any(regex.search(line) for _, line in self.lines), timeout
-            )
-            if not found:
-                tail = "".join(line for _, line in self.lines[-20:])
-                raise RuntimeError(f"controller never logged {pattern!r}:\n{tail}")
-            return next(t for t, line in self.lines if regex.search(line))
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(30)
-
-
-def template_hash(api: KubeAPIServer, name: str) -> str | None:
-    obj = api.get("apps/v1", "Deployment", NS, name)
-    assert obj is not None
-    return (obj["spec"]["template"]["metadata"].get("annotations") or {}).get(HASH)
+def controller(kubeconfig: Path) -> Proc:
+    """The controller process; when each line of its log appeared is noted."""
+    return Proc(
+        [
+            *KUBERELOAD, "controller", "--kubeconfig", str(kubeconfig),
+            "--debounce", "0s", "--rate-limit", "0",
+        ]
+    )  # fmt: skip
 
 
 def adopted(api: KubeAPIServer, deployments: int) -> bool:
@@ -185,6 +127,10 @@ def adopted(api: KubeAPIServer, deployments: int) -> bool:
         )
         for i in range(deployments)
     )
+
+
+def rolled_from(api: KubeAPIServer, name: str, before: str | None) -> bool:
+    return template_hash(api, name) != before
 
 
 def change_latency(api: KubeAPIServer, rounds: int, configmaps: int) -> list[float]:
@@ -208,7 +154,7 @@ def change_latency(api: KubeAPIServer, rounds: int, configmaps: int) -> list[flo
         if response.status != 200:
             raise RuntimeError(f"PATCH answered {response.status}")
         with api.store.cond:
-            if not api.store.cond.wait_for(lambda n=name, b=before: template_hash(api, n) != b, 30):
+            if not api.store.cond.wait_for(partial(rolled_from, api, name, before), 30):
                 raise RuntimeError(f"{name} was not rolled")
         out.append(time.perf_counter_ns() - began)
     conn.close()
@@ -232,24 +178,25 @@ def main() -> int:
             f"Deployments in {time.monotonic() - began:.1f} s\n"
         )
         kubeconfig = api.write_kubeconfig(Path(tmp) / "kubeconfig")
-        ctl = Controller(kubeconfig)
+        ctl = controller(kubeconfig)
         try:
-            synced_at = ctl.wait_for(r"compared \d+ workloads", timeout=600)
-            sync_s = synced_at - ctl.started
-            sync_cpu = proc_cpu(ctl.proc.pid)
-            sync_rss = proc_rss_mb(ctl.proc.pid)
+            # the controller's own word for "all compared": the moment its line was read
+            ctl.wait_logged(r"compared \d+ workloads", timeout=600)
+            sync_s = ctl.logged_at(r"compared \d+ workloads") - ctl.started
+            sync_cpu = proc_cpu(ctl.pid)
+            sync_rss = memory_mb(ctl.pid)
             deadline = time.monotonic() + 600
             while not adopted(api, deployments):
                 if time.monotonic() > deadline:
                     raise RuntimeError("adoption did not finish")
                 time.sleep(0.5)
-            adopt_s = time.monotonic() - ctl.started
-            rss_adopted = proc_rss_mb(ctl.proc.pid)
-            cpu0 = proc_cpu(ctl.proc.pid)
+            adopt_s = time.perf_counter() - ctl.started
+            rss_adopted = memory_mb(ctl.pid)
+            cpu0 = proc_cpu(ctl.pid)
             latencies = change_latency(api, rounds, configmaps)
-            cpu_changes = proc_cpu(ctl.proc.pid) - cpu0
-            rss_end = proc_rss_mb(ctl.proc.pid)
-            peak = proc_rss_mb(ctl.proc.pid, "VmHWM")
+            cpu_changes = proc_cpu(ctl.pid) - cpu0
+            rss_end = memory_mb(ctl.pid)
+            peak = memory_mb(ctl.pid, "VmHWM")
         finally:
             ctl.stop()
 

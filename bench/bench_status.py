@@ -70,11 +70,11 @@ def storm(port: int, connections: int) -> tuple[list[float], int]:
     selector = selectors.DefaultSelector()
     began: dict[socket.socket, int] = {}
     for _ in range(connections):
-        sock = socket.socket()
-        sock.setblocking(False)
-        began[sock] = time.perf_counter_ns()
-        sock.connect_ex(("127.0.0.1", port))
-        selector.register(sock, selectors.EVENT_WRITE)
+        client = socket.socket()
+        client.setblocking(False)
+        began[client] = time.perf_counter_ns()
+        client.connect_ex(("127.0.0.1", port))
+        selector.register(client, selectors.EVENT_WRITE)
     took: list[float] = []
     deadline = time.monotonic() + ROUND_LIMIT
     while len(took) < connections and time.monotonic() < deadline:

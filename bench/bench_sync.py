@@ -25,7 +25,6 @@ import http.client
 import json
 import os
 import select
-import subprocess
 import sys
 import tempfile
 import threading
@@ -40,9 +39,10 @@ sys.path[:0] = [str(ROOT / "tests")]
 
 from kubeapi.server import KubeAPIServer  # noqa: E402
 from kubereload.watch.inotify import IN_MOVED_TO, Inotify  # noqa: E402
-from webhook_receiver import Receiver  # noqa: E402
+from support.objects import configmap  # noqa: E402
+from support.process import KUBERELOAD, Proc, cpu_seconds, memory_mb  # noqa: E402
+from support.webhook import Receiver  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 SIDECAR = {  # kiwigrid/k8s-sidecar, as measured in issue 4 (real API server)
     "patch_file_median": "≈ 9 ms",
     "patch_file_p99": "≈ 18 ms",
@@ -59,15 +59,6 @@ TARGETS = {
     "first_sync": "≤ 2 s",
     "idle_cpu": "≈ 0",
 }
-
-
-def configmap(name: str, data: dict[str, str], **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": "default", "labels": labels},
-        "data": data,
-    }
 
 
 def one_kb(i: int) -> str:
@@ -103,60 +94,9 @@ class Swaps:
             return self.times[count - 1]
 
 
-class Sync:
-    """A ``kubereload sync`` process whose stderr lines are collected."""
-
-    def __init__(self, *args: str) -> None:
-        self.started = time.perf_counter()
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "kubereload", "sync", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: list[str] = []
-        self.times: list[float] = []  # perf_counter() when each line was read
-        self.cond = threading.Condition()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.popen.stderr is not None
-        for line in self.popen.stderr:
-            with self.cond:
-                self.lines.append(line)
-                self.times.append(time.perf_counter())
-                self.cond.notify_all()
-
-    def line_time(self, text: str) -> float:
-        with self.cond:
-            return next(t for t, x in zip(self.times, self.lines, strict=True) if text in x)
-
-    def wait_line(self, text: str, timeout: float = 120.0) -> float:
-        with self.cond:
-            if not self.cond.wait_for(lambda: any(text in x for x in self.lines), timeout):
-                raise RuntimeError(f"no {text!r} within {timeout} s:\n{''.join(self.lines)}")
-        return time.perf_counter()
-
-    def cpu_seconds(self) -> float:
-        user, system = self.cpu_split()
-        return user + system
-
-    def cpu_split(self) -> tuple[float, float]:
-        """(user, system) CPU seconds so far."""
-        stat = Path(f"/proc/{self.popen.pid}/stat").read_text()
-        fields = stat[stat.rindex(")") + 2 :].split()
-        return int(fields[11]) / TICK, int(fields[12]) / TICK
-
-    def rss_mb(self, field: str = "VmRSS") -> float:
-        """Resident memory now (VmRSS), or its peak so far (VmHWM), in MB."""
-        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field}")
-
-    def stop(self) -> None:
-        self.popen.terminate()
-        self.popen.wait(10)
+def sync(*args: str) -> Proc:
+    """A ``kubereload sync`` process; when each line of its log appeared is noted."""
+    return Proc([*KUBERELOAD, "sync", *args])
 
 
 def patch(conn: http.client.HTTPConnection, token: str, name: str, data: dict[str, str]) -> None:
@@ -184,7 +124,7 @@ def latency(rounds: int, work: Path) -> dict[str, Any]:
         target.mkdir()
         swaps = Swaps(target)
         receiver = Receiver()
-        sync = Sync(
+        proc = sync(
             "--kubeconfig",
             str(kubeconfig),
             "--configmap",
@@ -208,10 +148,10 @@ def latency(rounds: int, work: Path) -> dict[str, Any]:
                 receiver.wait_calls(i + 1)
                 to_hook.append(receiver.times[i] - sent)
                 to_file.append(swaps.wait(i + 1) - sent)
-            rss = sync.rss_mb()
+            rss = memory_mb(proc.pid)
         finally:
-            sync.stop()
-            receiver.server.shutdown()
+            proc.stop()
+            receiver.close()
     return {"file": to_file, "hook": to_hook, "rss_idle": rss}
 
 
@@ -219,28 +159,32 @@ def scale(count: int, idle: float, work: Path) -> dict[str, float]:
     # Bookmarks once a minute, as a real API server sends them to an idle watch.
     with KubeAPIServer(bookmark_interval=60.0) as api:
         for i in range(count):
-            api.create(configmap(f"cm-{i:05d}", {"config.yaml": one_kb(i)}, bench="sync"))
+            api.create(
+                configmap(f"cm-{i:05d}", {"config.yaml": one_kb(i)}, labels={"bench": "sync"})
+            )
         kubeconfig = api.write_kubeconfig(work / "kubeconfig-scale")
         target = work / "scale"
-        sync = Sync(
+        proc = sync(
             "--kubeconfig", str(kubeconfig), "--selector", "bench=sync", "--dir", str(target)
         )
         try:
-            done = sync.wait_line(f"first sync done: {count} objects")
-            first_sync = done - sync.started
+            # the process's own word for "all written": the moment its line was read
+            proc.wait_logged(f"first sync done: {count} objects", timeout=120)
+            done = proc.logged_at(f"first sync done: {count} objects")
+            first_sync = done - proc.started
             # The first log line comes once Python has started and imported everything.
-            after_start = done - sync.line_time("syncing ")
-            (user, system), rss_sync = sync.cpu_split(), sync.rss_mb()
-            rss_peak = sync.rss_mb("VmHWM")
+            after_start = done - proc.logged_at("syncing ")
+            (user, system), rss_sync = cpu_seconds(proc.pid), memory_mb(proc.pid)
+            rss_peak = memory_mb(proc.pid, "VmHWM")
             written = len(os.listdir(target))
             if written != count:
                 raise RuntimeError(f"{written} directories written, expected {count}")
-            before = sync.cpu_seconds()
+            before = sum(cpu_seconds(proc.pid))
             time.sleep(idle)  # the measurement itself: nothing happens on purpose
-            idle_cpu = (sync.cpu_seconds() - before) / idle * 100
-            rss_after = sync.rss_mb()
+            idle_cpu = (sum(cpu_seconds(proc.pid)) - before) / idle * 100
+            rss_after = memory_mb(proc.pid)
         finally:
-            sync.stop()
+            proc.stop()
     return {
         "first_sync": first_sync,
         "after_start": after_start,

@@ -1,16 +1,3 @@
-"""Shared pytest set-up: the test API server's fixtures and a local webhook receiver."""
+"""Shared pytest set-up: the fixtures of the test support package, for every test folder."""
 
-from collections.abc import Iterator
-
-import pytest
-
-from webhook_receiver import Receiver
-
-pytest_plugins = ["kubeapi.fixtures"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
+pytest_plugins = ["support.fixtures"]

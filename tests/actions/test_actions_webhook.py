@@ -19,6 +19,7 @@ from kubereload.actions import (
     ActionError,
     ReloadContext,
     ReloadPipeline,
+    ReloadResult,
     Webhook,
     WebhookOptions,
 )
@@ -159,13 +160,13 @@ def test_a_hung_webhook_times_out_without_blocking_the_next_change(
     hung = Webhook(WebhookOptions(url, timeout=0.3, retries=1, backoff=0.05), telemetry)
     second = Webhook(WebhookOptions(good.url, retries=0), telemetry)
     finished = threading.Event()
-    results = []
+    results: list[ReloadResult] = []
 
     pipeline = ReloadPipeline([hung, second], observer=telemetry)
     original = telemetry.reload_finished
 
-    def record(result: object) -> None:
-        original(result)  # type: ignore[arg-type]
+    def record(result: ReloadResult) -> None:
+        original(result)
         results.append(result)
         if len(results) == 2:
             finished.set()

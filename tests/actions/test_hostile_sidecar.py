@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from cli.krproc import Proc, http_get, kubereload, listen_port, wait_until
 from kubereload.actions import (
     ActionError,
     Command,
@@ -28,6 +27,7 @@ from kubereload.actions.command import MAX_OUTPUT
 from kubereload.server import StatusServer
 from kubereload.server.telemetry import Telemetry
 from kubereload.volume import AtomicWriter
+from support.process import Proc, children, http_get, kubereload, wait_until
 
 PY = sys.executable
 CONTEXT = ReloadContext(("test",))
@@ -86,7 +86,7 @@ def test_validate_that_leaves_a_daemon_holding_its_output_does_not_block_reloads
         "127.0.0.1:0",
     )
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         wait_until(lambda: marker.exists() and marker.read_text() == "v1", 30, "first reload")
         writer.write({"app.conf": "v2"})
         wait_until(lambda: marker.read_text() == "v1v2", 30, "the reload after a change")
@@ -233,7 +233,7 @@ def test_a_pid_file_holding_no_single_process_is_an_error_and_signals_nothing(
         ]
     )
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         wait_until(lambda: _metric(port, "reloads_total", '{result="failure"}') == 1, 30)
         assert proc.popen.poll() is None
         assert not re.search(r"sent SIGHUP", proc.output())
@@ -262,12 +262,12 @@ def test_a_pid_file_naming_pid_one_signals_nothing(tmp_path: Path) -> None:
         pytest.skip("no pid namespace here (unshare needs root or user namespaces)")
     proc = Proc([*unshare, PY, "-c", pause, *argv])
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         wait_until(lambda: _metric(port, "reloads_total", '{result="failure"}') == 1, 30)
-        assert "pid 1 is the pod's pause process" in proc.output()
         assert not got.exists()
     finally:
         proc.stop()
+    assert "pid 1 is the pod's pause process" in proc.output()
 
 
 def test_a_stale_pid_file_whose_pid_was_reused_is_not_signalled(tmp_path: Path) -> None:
@@ -328,9 +328,10 @@ def test_watch_survives_hup_and_usr_signals_and_says_so(tmp_path: Path, sig: int
         "watch", "--dir", str(volume), "--exec", f"touch {marker}", "--listen", "127.0.0.1:0"
     )
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         proc.signal(sig)
-        proc.wait_for(rf"{signal.Signals(sig).name} received: ignored")
+        # that it says so is the behaviour: nothing else changes
+        proc.wait_logged(rf"{signal.Signals(sig).name} received: ignored")
         assert proc.popen.poll() is None
         writer.write({"a": "2"})  # and it still reloads
         wait_until(marker.exists, 30, "a reload after the signal")
@@ -345,13 +346,17 @@ def test_run_kills_a_child_that_ignores_the_stop_signal(tmp_path: Path) -> None:
     stubborn.write_text(
         "import os, signal\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "print('child', os.getpid(), flush=True)\n"
+        "open(os.environ['READY'], 'w').close()\n"
         "while True:\n"
         "    signal.pause()\n"
     )
-    proc = kubereload("run", "--stop-timeout", "500ms", "--", PY, str(stubborn))
+    ready = tmp_path / "ready"
+    proc = kubereload(
+        "run", "--stop-timeout", "500ms", "--", PY, str(stubborn), env={"READY": str(ready)}
+    )
     try:
-        child = int(proc.wait_for(r"child (\d+)").group(1))
+        wait_until(ready.exists, what="the child ignoring SIGTERM")
+        [child] = children(proc.pid)
         proc.signal(signal.SIGTERM)
         assert proc.wait(30) == 128 + signal.SIGKILL
         assert _gone(child)

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 import yaml
-from webhook_helpers import Webhook, wait_until, write_certificate
 
+from support.admission import Webhook, wait_until, write_certificate
 from support.controlplane import ControlPlane
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "admission"

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import base64
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
-from webhook_helpers import review
 
 from kubereload.admission.check import check
 from kubereload.admission.engine import Engine
 from kubereload.admission.manifests import ManifestSchemas, read_manifests
 from kubereload.admission.review import answer
 from kubereload.admission.rules import parse_rules
+from support.admission import review
 
 RULES = parse_rules(
     b"""
@@ -119,8 +120,13 @@ def test_check_and_admission_agree(obj: dict[str, Any]) -> None:
     assert by_check(obj) == by_admission(obj)
 
 
+def refused_with(needle: str, obj: dict[str, Any]) -> bool:
+    """Whether ``check`` refuses ``obj`` with a problem whose words include ``needle``."""
+    return any(needle in problem[5] for problem in by_check(obj)[1])
+
+
 def test_the_objects_drawn_include_refusals_of_each_kind() -> None:
     """The property is not vacuous: the strategy reaches schema, syntax and annotation refusals."""
     for needle in ("must be of type", "did not find", "unknown format", "does not exist"):
-        found = find(objects(), lambda o, n=needle: any(n in p[5] for p in by_check(o)[1]))
+        found = find(objects(), partial(refused_with, needle))
         assert not by_admission(found)[0]

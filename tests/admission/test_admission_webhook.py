@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from webhook_helpers import Webhook, review, wait_until, write_certificate
+
+from support.admission import Webhook, review, wait_until, write_certificate
 
 RULES = """\
 rules:
@@ -157,7 +158,7 @@ def test_certificate_rotates_without_a_restart(webhook: Webhook, tmp_path: Path)
     wait_until(trusts_new, 30, "the webhook to serve the new certificate")
     with pytest.raises(ssl.SSLError):
         webhook.post(body, old_ca)
-    assert webhook.proc.poll() is None  # the same process throughout
+    assert webhook.returncode is None  # the same process throughout
     assert webhook.metric("kubereload_admission_certificate_loads") == 2
 
 

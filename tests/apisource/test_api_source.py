@@ -8,15 +8,17 @@ import base64
 import json
 import logging
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
-from api_objects import configmap, kubectl_patch, secret
 from pydantic import BaseModel
 
 import kubereload
 from kubeapi.cluster import Cluster
 from kubereload import Config, ConfigError
+from support.kubectl import kubectl_patch
+from support.objects import configmap, secret
 
 WAIT = 30.0
 
@@ -26,6 +28,11 @@ class Settings(BaseModel):
     workers: int = 1
 
 
+def failed_at(version: str, config: Config[Any]) -> bool:
+    """Whether ``config`` reports an error for exactly that version."""
+    return config.error is not None and config.error.version == version
+
+
 def resource_version(cluster: Cluster, kind: str, name: str) -> str:
     obj = cluster.get("v1", kind, None, name)
     assert obj is not None
@@ -33,7 +40,9 @@ def resource_version(cluster: Cluster, kind: str, name: str) -> str:
 
 
 def test_a_patch_reaches_get(cluster: Cluster) -> None:
-    cluster.create(configmap("app-config", {"app.yaml": "level: info\n", "other": "x"}))
+    cluster.create(
+        configmap("app-config", {"app.yaml": "level: info\n", "other": "x"}, namespace=None)
+    )
     seen: list[tuple[Settings, Settings]] = []
     with kubereload.watch_configmap(
         "app-config",
@@ -60,7 +69,9 @@ def test_a_patch_reaches_get(cluster: Cluster) -> None:
 
 
 def test_a_bad_update_keeps_the_last_good_value_with_its_position(cluster: Cluster) -> None:
-    cluster.create(configmap("app-config", {"app.yaml": "level: info\nworkers: 2\n"}))
+    cluster.create(
+        configmap("app-config", {"app.yaml": "level: info\nworkers: 2\n"}, namespace=None)
+    )
     with kubereload.watch_configmap(
         "app-config",
         key="app.yaml",
@@ -93,7 +104,9 @@ def test_a_bad_update_keeps_the_last_good_value_with_its_position(cluster: Clust
 
 
 def test_the_whole_object_is_a_mapping_of_keys_parsed_by_extension(cluster: Cluster) -> None:
-    obj = configmap("app-config", {"app.yaml": "a: 1\n", "flags.json": '{"on": true}'})
+    obj = configmap(
+        "app-config", {"app.yaml": "a: 1\n", "flags.json": '{"on": true}'}, namespace=None
+    )
     obj["binaryData"] = {"logo.bin": base64.b64encode(b"\x89PNG\x00").decode()}
     cluster.create(obj)
     with kubereload.watch_configmap(
@@ -109,7 +122,9 @@ def test_the_whole_object_is_a_mapping_of_keys_parsed_by_extension(cluster: Clus
 
 
 def test_a_secret_key_is_served_decoded(cluster: Cluster) -> None:
-    cluster.create(secret("db", {"db.json": b'{"user": "app", "password": "hunter2"}'}))
+    cluster.create(
+        secret("db", {"db.json": b'{"user": "app", "password": "hunter2"}'}, namespace=None)
+    )
     with kubereload.watch_secret(
         "db", key="db.json", namespace=cluster.namespace, kubeconfig=cluster.kubeconfig
     ) as config:
@@ -126,7 +141,7 @@ def test_missing_object_or_key_fails_the_first_load_or_serves_the_default(
     where: dict[str, Any] = {"namespace": cluster.namespace, "kubeconfig": cluster.kubeconfig}
     with pytest.raises(ConfigError, match="not found"):
         kubereload.watch_configmap("app-config", key="app.yaml", **where)
-    cluster.create(configmap("app-config", {"other.yaml": "a: 1\n"}))
+    cluster.create(configmap("app-config", {"other.yaml": "a: 1\n"}, namespace=None))
     with pytest.raises(ConfigError, match=r"has no key app\.yaml"):
         kubereload.watch_configmap("app-config", key="app.yaml", **where)
 
@@ -135,13 +150,13 @@ def test_missing_object_or_key_fails_the_first_load_or_serves_the_default(
     ) as config:
         assert config.get() == {"level": "default"} and config.version is None
         assert config.error is not None and "not found" in str(config.error)
-        cluster.create(configmap("late", {"app.yaml": "level: info\n"}))
+        cluster.create(configmap("late", {"app.yaml": "level: info\n"}, namespace=None))
         assert config.wait_until(lambda c: c.delivered_version is not None, WAIT)
         assert config.get() == {"level": "info"} and config.error is None
 
 
 def test_a_deleted_object_keeps_the_last_value_and_says_so(cluster: Cluster) -> None:
-    cluster.create(configmap("app-config", {"app.yaml": "level: info\n"}))
+    cluster.create(configmap("app-config", {"app.yaml": "level: info\n"}, namespace=None))
     where: dict[str, Any] = {"namespace": cluster.namespace, "kubeconfig": cluster.kubeconfig}
     with (
         kubereload.watch_configmap("app-config", key="app.yaml", **where) as kept,
@@ -156,7 +171,7 @@ def test_a_deleted_object_keeps_the_last_value_and_says_so(cluster: Cluster) -> 
         assert kept.health() is None
         assert strict.health() is not None and "deleted" in str(strict.health())
 
-        cluster.create(configmap("app-config", {"app.yaml": "level: back\n"}))
+        cluster.create(configmap("app-config", {"app.yaml": "level: back\n"}, namespace=None))
         for config in (kept, strict):
             assert config.wait_until(
                 lambda c: c.get() == {"level": "back"} and c.error is None, WAIT
@@ -166,7 +181,7 @@ def test_a_deleted_object_keeps_the_last_value_and_says_so(cluster: Cluster) -> 
 
 def test_changes_on_the_callers_event_loop(cluster: Cluster) -> None:
     """An asyncio application: no loop of its own is borrowed, changes() yields on its loop."""
-    cluster.create(configmap("app-config", {"app.yaml": "n: 0\n"}))
+    cluster.create(configmap("app-config", {"app.yaml": "n: 0\n"}, namespace=None))
 
     async def main() -> list[Any]:
         config: Config[Any] = await asyncio.to_thread(
@@ -208,7 +223,9 @@ def test_a_secret_never_appears_in_logs_or_errors(
     cluster: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
     value = "s3cr3t-Zq9"
-    cluster.create(secret("creds", {"creds.yaml": f"token: {value}\nport: 1\n".encode()}))
+    cluster.create(
+        secret("creds", {"creds.yaml": f"token: {value}\nport: 1\n".encode()}, namespace=None)
+    )
 
     class Creds(BaseModel):
         token: str
@@ -226,9 +243,7 @@ def test_a_secret_never_appears_in_logs_or_errors(
         for body in (f"token: [{value}\n", f"token: x\nport: {value}\n", f"{value}: : :\n"):
             encoded = base64.b64encode(body.encode()).decode()
             version = kubectl_patch(cluster, "secret", "creds", {"creds.yaml": encoded})
-            assert config.wait_until(
-                lambda c, v=version: c.error is not None and c.error.version == v, WAIT
-            )
+            assert config.wait_until(partial(failed_at, version), WAIT)
             texts += [str(config.error), repr(config.error)]
         cluster.delete("v1", "Secret", None, "creds")
         assert config.wait_until(lambda c: "deleted" in str(c.error), WAIT)
@@ -241,7 +256,7 @@ def test_a_secret_never_appears_in_logs_or_errors(
 
 
 def test_one_loop_thread_for_all_api_sources_and_none_after_close(cluster: Cluster) -> None:
-    cluster.create(configmap("a", {"app.yaml": "a: 1\n"}))
+    cluster.create(configmap("a", {"app.yaml": "a: 1\n"}, namespace=None))
     where: dict[str, Any] = {"namespace": cluster.namespace, "kubeconfig": cluster.kubeconfig}
     first = kubereload.watch_configmap("a", key="app.yaml", **where)
     second = kubereload.watch_configmap("a", **where)

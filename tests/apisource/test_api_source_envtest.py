@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
-from api_objects import configmap, secret
 
 import kubereload
 from kubereload import Config, ConfigError
 from support.controlplane import ControlPlane
+from support.objects import configmap, secret
 
 WAIT = 60.0
 ROLE = Path(__file__).parents[2] / "deploy" / "in-app" / "rbac.yaml"
@@ -39,9 +39,11 @@ def test_the_documented_role_is_enough_and_nothing_more(
     control_plane: ControlPlane, control_plane_namespace: str, tmp_path: Path
 ) -> None:
     ns = control_plane_namespace
-    create(control_plane, ns, configmap("app-config", {"app.yaml": "level: info\n"}))
-    create(control_plane, ns, secret("app-secrets", {"token": b"abc"}))
-    create(control_plane, ns, configmap("other", {"app.yaml": "level: info\n"}))
+    create(
+        control_plane, ns, configmap("app-config", {"app.yaml": "level: info\n"}, namespace=None)
+    )
+    create(control_plane, ns, secret("app-secrets", {"token": b"abc"}, namespace=None))
+    create(control_plane, ns, configmap("other", {"app.yaml": "level: info\n"}, namespace=None))
     app = control_plane.identity("app", ns, documented_rules())
 
     # No namespace given: the kubeconfig's (in a pod, the service account's) is used.
@@ -64,7 +66,7 @@ def test_an_api_server_restart_is_survived_with_every_version_once(
     control_plane: ControlPlane, control_plane_namespace: str, tmp_path: Path
 ) -> None:
     ns = control_plane_namespace
-    create(control_plane, ns, configmap("app", {"app.yaml": "n: 0\n"}))
+    create(control_plane, ns, configmap("app", {"app.yaml": "n: 0\n"}, namespace=None))
     kubeconfig = control_plane.write_kubeconfig(tmp_path / "kubeconfig", namespace=ns)
     values: list[int] = []
     with kubereload.watch_configmap("app", key="app.yaml", kubeconfig=kubeconfig) as config:

@@ -6,17 +6,23 @@ from __future__ import annotations
 
 import random
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from api_objects import configmap
 
 import kubereload
 from kubeapi.server import KubeAPIServer
 from kubereload import Config
+from support.objects import configmap
 
 WAIT = 30.0
+
+
+def at_version(version: str, config: Config[Any]) -> bool:
+    """Whether ``config`` has delivered that version to its callbacks."""
+    return config.delivered_version == version
 
 
 def _watch(kubeconfig: Path) -> Config[Any]:
@@ -24,7 +30,7 @@ def _watch(kubeconfig: Path) -> Config[Any]:
 
 
 def _set(api: KubeAPIServer, n: int) -> str:
-    updated = api.update(configmap("app", {"app.yaml": f"n: {n}\n"}, namespace="default"))
+    updated = api.update(configmap("app", {"app.yaml": f"n: {n}\n"}))
     return str(updated["metadata"]["resourceVersion"])
 
 
@@ -48,10 +54,10 @@ class Deliveries:
 
 
 def test_an_outage_keeps_the_value_says_disconnected_and_recovers(
-    api: KubeAPIServer, api_kubeconfig: Path
+    api: KubeAPIServer, kubeconfig: Path
 ) -> None:
-    api.create(configmap("app", {"app.yaml": "n: 0\n"}, namespace="default"))
-    with _watch(api_kubeconfig) as config:
+    api.create(configmap("app", {"app.yaml": "n: 0\n"}))
+    with _watch(kubeconfig) as config:
         assert config.health() is None
         api.fail_next(1_000_000, 503)  # every request fails until cleared: the API is gone
         api.drop_watches()
@@ -68,10 +74,10 @@ def test_an_outage_keeps_the_value_says_disconnected_and_recovers(
 
 
 def test_a_change_made_during_an_outage_arrives_after_it(
-    api: KubeAPIServer, api_kubeconfig: Path
+    api: KubeAPIServer, kubeconfig: Path
 ) -> None:
-    api.create(configmap("app", {"app.yaml": "n: 0\n"}, namespace="default"))
-    with _watch(api_kubeconfig) as config:
+    api.create(configmap("app", {"app.yaml": "n: 0\n"}))
+    with _watch(kubeconfig) as config:
         deliveries = Deliveries(config)
         api.fail_next(1_000_000, 503)
         api.drop_watches()
@@ -86,11 +92,11 @@ def test_a_change_made_during_an_outage_arrives_after_it(
 
 
 def test_a_bad_version_stays_reported_across_a_reconnect(
-    api: KubeAPIServer, api_kubeconfig: Path
+    api: KubeAPIServer, kubeconfig: Path
 ) -> None:
-    api.create(configmap("app", {"app.yaml": "n: 0\n"}, namespace="default"))
-    with _watch(api_kubeconfig) as config:
-        updated = api.update(configmap("app", {"app.yaml": "n: [\n"}, namespace="default"))
+    api.create(configmap("app", {"app.yaml": "n: 0\n"}))
+    with _watch(kubeconfig) as config:
+        updated = api.update(configmap("app", {"app.yaml": "n: [\n"}))
         bad = str(updated["metadata"]["resourceVersion"])
         assert config.wait_until(lambda c: c.error is not None and c.error.version == bad, WAIT)
         api.fail_next(1_000_000, 503)
@@ -104,12 +110,12 @@ def test_a_bad_version_stays_reported_across_a_reconnect(
 
 @pytest.mark.slow
 def test_every_version_in_order_or_superseded_none_twice_under_faults(
-    api: KubeAPIServer, api_kubeconfig: Path
+    api: KubeAPIServer, kubeconfig: Path
 ) -> None:
     """Bursts of updates, each ended by a fault; every fault is survived before the next."""
     rng = random.Random(12)
-    api.create(configmap("app", {"app.yaml": "n: 0\n"}, namespace="default"))
-    with _watch(api_kubeconfig) as config:
+    api.create(configmap("app", {"app.yaml": "n: 0\n"}))
+    with _watch(kubeconfig) as config:
         deliveries = Deliveries(config)
         faults = {"drop": 0, "expire": 0, "error": 0}
         n = 0
@@ -124,15 +130,15 @@ def test_every_version_in_order_or_superseded_none_twice_under_faults(
             elif fault == "error":
                 api.fail_next(rng.randint(1, 3), rng.choice([500, 503]), path_contains="watch")
             api.drop_watches()
-            assert config.wait_until(lambda c, v=version: c.delivered_version == v, WAIT)
+            assert config.wait_until(partial(at_version, version), WAIT)
         assert min(faults.values()) > 0
         deliveries.assert_in_order_none_twice(n)
         assert config.error is None and config.health() is None
 
 
-def test_closing_from_a_callback_does_not_hang(api: KubeAPIServer, api_kubeconfig: Path) -> None:
-    api.create(configmap("app", {"app.yaml": "n: 0\n"}, namespace="default"))
-    config = _watch(api_kubeconfig)
+def test_closing_from_a_callback_does_not_hang(api: KubeAPIServer, kubeconfig: Path) -> None:
+    api.create(configmap("app", {"app.yaml": "n: 0\n"}))
+    config = _watch(kubeconfig)
     closed = threading.Event()
 
     def close_now(_old: Any, _new: Any) -> None:
@@ -149,15 +155,15 @@ def test_closing_from_a_callback_does_not_hang(api: KubeAPIServer, api_kubeconfi
 
 
 def test_an_api_server_down_at_start_fails_in_time_or_serves_the_default_until_back(
-    api: KubeAPIServer, api_kubeconfig: Path
+    api: KubeAPIServer, kubeconfig: Path
 ) -> None:
     api.create(configmap("app", {"app.yaml": "n: 1\n"}, namespace="default"))
     api.fail_next(1_000_000, 503)
     with pytest.raises(kubereload.ConfigError, match=r"no answer from the API server in 1 s"):
-        kubereload.watch_configmap("app", key="app.yaml", kubeconfig=api_kubeconfig, timeout=1)
+        kubereload.watch_configmap("app", key="app.yaml", kubeconfig=kubeconfig, timeout=1)
 
     with kubereload.watch_configmap(
-        "app", key="app.yaml", kubeconfig=api_kubeconfig, timeout=1, default={"n": 0}
+        "app", key="app.yaml", kubeconfig=kubeconfig, timeout=1, default={"n": 0}
     ) as config:
         assert config.get() == {"n": 0} and config.version is None
         assert "disconnected from the API server (503" in str(config.health())

@@ -14,11 +14,11 @@ import threading
 from pathlib import Path
 
 import pytest
-from api_objects import configmap
 
 from kubeapi.server import KubeAPIServer
 from kubeapi.tls import certificate
 from kubereload.volume import AtomicWriter
+from support.objects import configmap
 
 WAIT = 30.0
 CHILD = """
@@ -70,7 +70,12 @@ def test_in_a_pod_the_service_account_gives_namespace_and_rotating_token(
         lines: queue.Queue[str] = queue.Queue()
         assert child.stdout is not None
         stdout = child.stdout
-        threading.Thread(target=lambda: [lines.put(x.strip()) for x in stdout], daemon=True).start()
+
+        def pump() -> None:
+            for line in stdout:
+                lines.put(line.strip())
+
+        threading.Thread(target=pump, daemon=True).start()
         try:
             assert lines.get(timeout=WAIT) == "namespace team-a"
             assert lines.get(timeout=WAIT) == "n 1"

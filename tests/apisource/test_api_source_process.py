@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api_objects import configmap
-
 from kubeapi.server import KubeAPIServer
+from support.objects import configmap
 
 CHILD = """
 import json, os, sys, threading
@@ -32,12 +31,10 @@ print(json.dumps({"before": before_fds, "after": fds(), "during": during, "value
 """
 
 
-def test_close_leaves_no_threads_or_file_descriptors(
-    api: KubeAPIServer, api_kubeconfig: Path
-) -> None:
-    api.create(configmap("app", {"app.yaml": "a: 1\n"}, namespace="default"))
+def test_close_leaves_no_threads_or_file_descriptors(api: KubeAPIServer, kubeconfig: Path) -> None:
+    api.create(configmap("app", {"app.yaml": "a: 1\n"}))
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(api_kubeconfig)],
+        [sys.executable, "-c", CHILD, str(kubeconfig)],
         capture_output=True,
         text=True,
         timeout=120,

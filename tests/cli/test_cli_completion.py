@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.krproc import kubereload
 from kubereload.cli.main import build_parser
+from support.process import kubereload
 
 
 def completion_script(shell: str, tmp_path: Path) -> Path:

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from cli.krproc import kubereload
 from kubereload.actions.webhook import RETRYABLE_STATUS
 from kubereload.cli.env import FALSE_WORDS, TRUE_WORDS
 from kubereload.cli.main import SUBCOMMANDS, build_parser, main
+from support.process import kubereload
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 QUOTED = re.compile(r"'[^']*'")

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from cli.krproc import http_get, kubereload, listen_port, wait_until
 from kubereload.cli.main import main
 from kubereload.cli.values import duration
 from kubereload.volume import AtomicWriter
 from kubereload.volume.layout import subpath_warning
-from webhook_receiver import Receiver
+from support.process import http_get, kubereload, wait_until
+from support.webhook import Receiver
+
+
+def metric_is(port: int, line: str) -> bool:
+    return line in http_get(f"http://127.0.0.1:{port}/metrics")[1].splitlines()
 
 
 def test_three_volumes_updated_together_reload_once(tmp_path: Path, receiver: Receiver) -> None:
@@ -35,16 +40,18 @@ def test_three_volumes_updated_together_reload_once(tmp_path: Path, receiver: Re
         args += ["--dir", str(w.target_dir)]
     proc = kubereload(*args)
     try:
-        port = listen_port(proc)
-        proc.wait_for("watching", count=3)
+        port = proc.listening_port()
+        proc.wait_watching(*(w.target_dir for w in writers))
         assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
         for w in writers:
             w.write({"k": "2"})
         receiver.wait_calls(1)
-        proc.wait_for("reloaded after change in .*a, .*b, .*c")
+        # the counter moves just after the webhook returns: wait for it
+        wait_until(lambda: metric_is(port, 'kubereload_reloads_total{result="success"} 1'))
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.stop()
+    assert re.search("reloaded after change in .*a, .*b, .*c", proc.output())
     assert len(receiver.calls) == 1
     assert 'kubereload_reloads_total{result="success"} 1' in metrics
     for w in writers:
@@ -76,18 +83,19 @@ def test_configured_from_the_environment_with_secrets_kept_out(
     }
     proc = kubereload("watch", env=env)
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         receiver.wait_calls(1)  # --initial-reload
         (other / "x.conf").write_text("y")
         receiver.wait_calls(2)
-        proc.wait_for("reloaded after change in .*plain")
         # a failing call: its error must not show the credentials either
         receiver.close()
         volume.write({"app.yaml": "a: 2"})
-        proc.wait_for("reload after change in .* failed")
+        wait_until(lambda: metric_is(port, 'kubereload_reloads_total{result="failure"} 1'))
         metrics = http_get(f"http://127.0.0.1:{port}/metrics")[1]
     finally:
         proc.stop()
+    assert re.search("reloaded after change in .*plain", proc.output())
+    assert re.search("reload after change in .* failed", proc.output())
     call = receiver.calls[1]
     assert call.headers["Authorization"] == "Bearer bearer-s3cret-value"
     assert call.headers["X-From"] == "kubereload"
@@ -113,12 +121,13 @@ def test_a_missing_source_is_not_ready_until_it_appears(tmp_path: Path, receiver
         f"http://127.0.0.1:{receiver.port}/",
     )
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         status, body = http_get(f"http://127.0.0.1:{port}/readyz")
         assert status == 503 and f"not read yet: {later}" in body
         errors = f'kubereload_watcher_errors_total{{source="{later}"}} 1'
         wait_until(lambda: errors in http_get(f"http://127.0.0.1:{port}/metrics")[1])
         assert http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        proc.wait_watching(tmp_path)  # it waits for the folder to appear
         AtomicWriter(later).write({"k": "v"})
         receiver.wait_calls(1)
         assert http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
@@ -184,23 +193,31 @@ def test_a_single_file_with_exec_and_initial_reload(tmp_path: Path) -> None:
     marker = tmp_path / "reloads"
     proc = kubereload(
         "watch", "--file", str(config), "--initial-reload", "--exec-shell",
-        "--exec", f'echo "$KUBERELOAD_CHANGED" >> {marker}',
+        "--exec", f'echo "$KUBERELOAD_CHANGED" >> {marker}', "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
-        proc.wait_for("reloaded after change in start-up|reloaded after change in .*app.ini")
+        port = proc.listening_port()
+        wait_until(lambda: marker.exists() and marker.read_text() == f"{config}\n")
+        proc.wait_watching(tmp_path)  # a file is watched through its folder
         (tmp_path / "other.txt").write_text("changed, but not the watched file\n")
         config.write_text("a=2\n")
-        proc.wait_for("reloaded after change", count=2)
+        wait_until(lambda: marker.read_text() == f"{config}\n{config}\n")
+        # the reload is counted (and logged) once its command has run: wait for that
+        wait_until(lambda: metric_is(port, 'kubereload_reloads_total{result="success"} 2'))
     finally:
         proc.stop()
     assert marker.read_text() == f"{config}\n{config}\n"
+    assert re.search(
+        "reloaded after change in start-up|reloaded after change in .*app.ini", proc.output()
+    )
+    assert proc.output().count("reloaded after change") == 2
 
 
 def test_a_missing_dir_is_said_once_and_not_ready_until_it_appears(tmp_path: Path) -> None:
     missing = tmp_path / "not-yet"
     proc = kubereload("watch", "--dir", str(missing), "--exec", "true", "--listen", "127.0.0.1:0")
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         ready = f"http://127.0.0.1:{port}/readyz"
         status, body = http_get(ready)
         assert status == 503 and f"not read yet: {missing}" in body
@@ -235,7 +252,7 @@ def test_a_subpath_mount_gets_the_librarys_warning_with_the_fix(tmp_path: Path) 
             "watch", "--file", str(target), "--exec", "true", "--listen", "127.0.0.1:0"
         )
         try:
-            ready = f"http://127.0.0.1:{listen_port(proc)}/readyz"
+            ready = f"http://127.0.0.1:{proc.listening_port()}/readyz"
             wait_until(lambda: http_get(ready)[0] == 200, timeout=15, what="ready")
         finally:
             proc.stop()
@@ -265,7 +282,7 @@ def test_the_replaced_tools_flag_names_work_unchanged(
     args = [a.format(dir=volume.target_dir, url=receiver.url) for a in names]
     proc = kubereload("watch", *args)
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         wait_until(lambda: http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200, what="ready")
         volume.write({"prometheus.yml": "a: 2"})
         receiver.wait_calls(1)
@@ -287,7 +304,7 @@ def test_json_logs_carry_event_source_version_duration_and_result(tmp_path: Path
         "--validate", f"grep -q ok {conf}", "--exec", f"touch {marker}",
     )  # fmt: skip
     try:
-        base = f"http://127.0.0.1:{listen_port(proc)}"
+        base = f"http://127.0.0.1:{proc.listening_port()}"
         metrics = f"{base}/metrics"
         wait_until(lambda: http_get(f"{base}/readyz")[0] == 200, what="the volume read")
         second = volume.write({"app.conf": "ok 2"})

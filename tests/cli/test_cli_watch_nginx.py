@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.krproc import Proc, free_port, http_get, kubereload, wait_until
 from kubereload.volume import AtomicWriter
+from support.process import Proc, free_port, http_get, kubereload, wait_until
 
 NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
 
@@ -106,25 +106,34 @@ def test_config_change_validates_then_reloads_nginx(
         "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
-        watcher.wait_for("watching")
+        metrics = f"http://127.0.0.1:{watcher.listening_port()}/metrics"
+        watcher.wait_watching(writer.target_dir)
         writer.write({"nginx.conf": nginx_conf(prefix, port, "v2")})
-        watcher.wait_for("reloaded after change")
         wait_until(lambda: _reloaded(server, port, "v2"), what="nginx serving v2")
 
         # A broken config: nginx -t fails, nginx is not signalled and keeps serving v2.
         writer.write({"nginx.conf": nginx_conf(prefix, port, "v3", broken=True)})
-        watcher.wait_for("not reloading after change")
-        assert "this_is_not_a_directive" in watcher.output()  # nginx -t's own words, logged
+        wait_until(
+            lambda: 'kubereload_reloads_total{result="invalid"} 1' in http_get(metrics)[1],
+            what="the broken config refused",
+        )
         assert _serves(port) == "v2"
         assert server.popen.poll() is None
-        assert watcher.output().count("sent SIGHUP") == 1  # only the good change signalled
 
         writer.write({"nginx.conf": nginx_conf(prefix, port, "v4")})
-        watcher.wait_for("reloaded after change", count=2)
         wait_until(lambda: _reloaded(server, port, "v4"), what="nginx serving v4")
+        wait_until(  # counted (and logged) once the signal was sent
+            lambda: 'kubereload_reloads_total{result="success"} 2' in http_get(metrics)[1],
+            what="the second reload counted",
+        )
     finally:
         watcher.stop()
     assert watcher.popen.returncode == 0
+    said = watcher.output()
+    assert "not reloading after change" in said
+    assert "this_is_not_a_directive" in said  # nginx -t's own words, logged
+    assert said.count("sent SIGHUP") == 2  # only the good changes signalled
+    assert said.count("reloaded after change") == 2
 
 
 def test_nginx_found_by_process_name(nginx: tuple[AtomicWriter, Path, int, Proc]) -> None:
@@ -133,12 +142,18 @@ def test_nginx_found_by_process_name(nginx: tuple[AtomicWriter, Path, int, Proc]
     if len(found.stdout.split()) != 2:  # our master and its one worker
         pytest.skip("another nginx runs on this machine: --process-name would reach it too")
     watcher = kubereload(
-        "watch", "--dir", str(writer.target_dir), "--signal", "HUP", "--process-name", "nginx"
-    )
+        "watch", "--dir", str(writer.target_dir), "--signal", "HUP", "--process-name", "nginx",
+        "--listen", "127.0.0.1:0",
+    )  # fmt: skip
     try:
-        watcher.wait_for("watching")
+        metrics = f"http://127.0.0.1:{watcher.listening_port()}/metrics"
+        watcher.wait_watching(writer.target_dir)
         writer.write({"nginx.conf": nginx_conf(prefix, port, "by-name")})
-        watcher.wait_for(f"sent SIGHUP to process {server.pid}")
         wait_until(lambda: _reloaded(server, port, "by-name"), what="nginx serving by-name")
+        wait_until(  # counted (and logged) once the signal was sent
+            lambda: 'kubereload_reloads_total{result="success"} 1' in http_get(metrics)[1],
+            what="the reload counted",
+        )
     finally:
         watcher.stop()
+    assert f"sent SIGHUP to process {server.pid}" in watcher.output()

@@ -255,8 +255,9 @@ def test_call_time_mistakes_are_value_errors(tmp_path: Path) -> None:
 )
 def test_a_bad_first_load_with_a_default_serves_it(name: str, text: str, tmp_path: Path) -> None:
     (tmp_path / name).write_text(text)
-    with kubereload.watch(tmp_path / name, default="fallback", model=Anything) as config:
-        assert config.get() == "fallback"
+    fallback = Anything(data="fallback")
+    with kubereload.watch(tmp_path / name, default=fallback, model=Anything) as config:
+        assert config.get() == fallback
         assert config.error is not None and config.error.file == name
 
 

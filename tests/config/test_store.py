@@ -161,12 +161,13 @@ def test_async_changes_yield_each_new_value_and_end_on_close(tmp_path: Path) -> 
             async for value in iterator:
                 got.append(value)
 
+        def change(n: int) -> None:
+            wait_for_version(config, volume.set("a.yaml", f"a: {n}\n"))
+
         task = asyncio.create_task(reader())
         await ready.wait()
         for n in (1, 2, 3):
-            await asyncio.to_thread(
-                lambda n=n: wait_for_version(config, volume.set("a.yaml", f"a: {n}\n"))
-            )
+            await asyncio.to_thread(change, n)
         await asyncio.to_thread(config.close)
         await asyncio.wait_for(task, 5)
         return got

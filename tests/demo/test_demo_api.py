@@ -8,9 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from demo_process import Demo, Response, demo_env
-
 from kubeapi.cluster import Cluster
+from support.demo import Demo, Response, demo_env
 
 WAIT = 30.0
 
@@ -46,7 +45,7 @@ def test_the_demo_serves_a_configmap_from_the_api(
     first = demo.get("/")
     assert (first.status, first.body) == (200, "Hello\n")
     assert first.version == created["metadata"]["resourceVersion"]
-    assert "straight from the API server" in demo.output()
+    demo.wait_logged("straight from the API server")  # it says where its config comes from
     assert demo.get("/healthz").status == 200
 
     patch = {"data": {"config.yaml": "message: Hello Grandma\n"}}

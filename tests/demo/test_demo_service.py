@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import yaml
-from demo_process import Demo, demo_env, run
 
 from kubereload.testing import SimulatedVolume
+from support.demo import Demo, demo_env, run
+from support.process import wait_until
 
 
 def make_volume(tmp_path: Path, config: str = "message: Hello\n") -> SimulatedVolume:
@@ -39,16 +39,17 @@ def test_serves_message_and_reloads_on_set(tmp_path: Path, start_demo: type[Demo
     mark = demo.mark()
     result = run(["demo", "set", "--config-dir", str(volume.path), "message=Hello Grandma"], env)
     assert result.returncode == 0, result.stderr
-    line = demo.wait_for("config updated", after=mark)
     assert volume.version is not None
-    assert volume.version in line
-    assert "changed: message" in line
+    wait_until(lambda: demo.get("/").version == volume.version, what="the new version served")
 
     second = demo.get("/")
     assert (second.body, second.version) == ("Hello Grandma\n", volume.version)
-    mark = demo.mark()
+    # what changed, and to which version, is said in its words
+    line = demo.wait_logged("config updated", after=mark).string
     assert demo.stop(signal.SIGTERM) == 0
-    demo.wait_for("kubereload demo: stopped", after=mark)
+    assert volume.version in line
+    assert "changed: message" in line
+    assert "kubereload demo: stopped" in demo.output(after=mark)
 
 
 def test_broken_config_keeps_old_message_then_recovers(
@@ -61,7 +62,8 @@ def test_broken_config_keeps_old_message_then_recovers(
 
     mark = demo.mark()
     volume.update({"config.yaml": "message: [unclosed\n"})
-    line = demo.wait_for("rejected update", after=mark)
+    # nothing changes where it serves: the rejection is only in its words
+    line = demo.wait_logged("rejected update", after=mark).string
     assert "config.yaml:" in line
     answer = demo.get("/")
     assert (answer.body, answer.version) == ("Hello\n", good_version)
@@ -70,8 +72,8 @@ def test_broken_config_keeps_old_message_then_recovers(
     result = run(["demo", "set", "--config-dir", str(volume.path), "message=Back again"], env)
     assert result.returncode == 0, result.stderr
     assert "not valid YAML" in result.stdout  # told that the broken file was replaced
-    demo.wait_for("config updated", after=mark)
-    assert demo.get("/").body == "Back again\n"
+    wait_until(lambda: demo.get("/").body == "Back again\n", what="the fixed config served")
+    demo.wait_logged("config updated", after=mark)
 
 
 def test_a_message_that_is_not_text_is_rejected(tmp_path: Path, start_demo: type[Demo]) -> None:
@@ -84,7 +86,7 @@ def test_a_message_that_is_not_text_is_rejected(tmp_path: Path, start_demo: type
         run(["demo", "set", "--config-dir", str(volume.path), "message=[1, 2]"], env).returncode
         == 0
     )
-    line = demo.wait_for("rejected update", after=mark)
+    line = demo.wait_logged("rejected update", after=mark).string
     # says why and where: `set` wrote "message:\n- 1\n- 2\n", the list starts at line 2
     assert "config.yaml:2:1: message: must be text, not a list" in line
     assert demo.get("/").body == "Hello\n"
@@ -96,24 +98,23 @@ def test_default_volume_is_created_reused_and_changed_by_set(
     env = demo_env(tmp_path)
     volume_dir = tmp_path / f"kubereload-demo-{os.getuid()}"
     demo = start_demo([], env)
-    banner = demo.output()
-    assert f"{volume_dir}/config.yaml (a simulated ConfigMap volume, new)" in banner
-    assert "kubereload demo set message='Hello Grandma'" in banner
-    assert f"curl {demo.url}" in banner
     assert (volume_dir / "..data").is_symlink()
 
     mark = demo.mark()
     assert run(["demo", "set", "message=Hello Grandma"], env).returncode == 0
-    demo.wait_for("config updated", after=mark)
-    assert demo.get("/").body == "Hello Grandma\n"
-    mark = demo.mark()
+    wait_until(lambda: demo.get("/").body == "Hello Grandma\n", what="the new message served")
+    demo.wait_logged("config updated", after=mark)
     assert demo.stop(signal.SIGINT) == 0  # Ctrl-C
-    demo.wait_for("kubereload demo: stopped", after=mark)
+    banner = demo.output()
+    assert f"{volume_dir}/config.yaml (a simulated ConfigMap volume, new)" in banner
+    assert "kubereload demo set message='Hello Grandma'" in banner
+    assert f"curl {demo.url}" in banner
+    assert "kubereload demo: stopped" in demo.output(after=mark)
 
     again = start_demo([], env)
-    assert "(a simulated ConfigMap volume, reused)" in again.output()
     assert again.get("/").body == "Hello Grandma\n"
     assert again.stop(signal.SIGINT) == 0
+    assert "(a simulated ConfigMap volume, reused)" in again.output()
 
 
 def test_set_reads_values_as_yaml_and_keeps_other_keys(tmp_path: Path) -> None:
@@ -157,15 +158,6 @@ def test_show_prints_version_and_config(tmp_path: Path) -> None:
     assert "message: Hello" in result.stdout
 
 
-def _serves(demo: Demo, body: str) -> bool:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if demo.get("/").body == body:
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_starts_on_a_rejected_config_and_reset_recovers(
     tmp_path: Path, start_demo: type[Demo]
 ) -> None:
@@ -174,9 +166,10 @@ def test_starts_on_a_rejected_config_and_reset_recovers(
     env = demo_env(tmp_path)
     volume = make_volume(tmp_path, "greeting: hi\nmessage: [1, 2]\n")
     demo = start_demo(["--config-dir", str(volume.path)], env)
-    rejected = demo.wait_for("rejected:")
+    # why, where and how to reset are only in its words
+    rejected = demo.wait_logged("rejected:").string
     assert "config.yaml:2:10: message: must be text, not a list" in rejected
-    assert "kubereload demo reset" in demo.wait_for("fix it with")
+    assert "kubereload demo reset" in demo.wait_logged("fix it with").string
     assert demo.get("/").body == "Hello from a simulated ConfigMap\n"
 
     shown = run(["demo", "show", "--config-dir", str(volume.path)], env)
@@ -188,7 +181,8 @@ def test_starts_on_a_rejected_config_and_reset_recovers(
     assert reset.returncode == 0, reset.stderr
     assert volume.version is not None
     assert volume.version in reset.stdout
-    assert _serves(demo, "Hello from a simulated ConfigMap\n")
+    wait_until(lambda: demo.get("/").version == volume.version, what="the reset version served")
+    assert demo.get("/").body == "Hello from a simulated ConfigMap\n"
     assert demo.get("/").version == volume.version  # the reset version is the one served
     shown = run(["demo", "show", "--config-dir", str(volume.path)], env)
     assert "REJECTED" not in shown.stdout

@@ -80,4 +80,4 @@ def test_configmap_round_trip(values: dict[str, str]) -> None:
 def test_kind_spelling() -> None:
     assert DataKind.parse("configmap") is DataKind.CONFIGMAP
     assert DataKind.parse("Secret") is DataKind.SECRET
-    assert DataKind.SECRET == "Secret" and DataKind.CONFIGMAP.label == "configmap"
+    assert DataKind.SECRET.value == "Secret" and DataKind.CONFIGMAP.label == "configmap"

@@ -7,6 +7,7 @@ import logging
 import re
 import subprocess
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,80 +15,14 @@ import pytest
 from kubeapi.server import KubeAPIServer
 from kubereload.backoff import Backoff
 from kubereload.kube.config import Cluster, async_client
-from kubereload.kube.informer import Informer, Key
+from kubereload.kube.informer import Informer
 from kubereload.kube.resources import CONFIGMAPS, SECRETS
-
-FAST = {"stall_timeout": 1.0, "backoff": Backoff(0.01, 0.1)}
-
-
-def configmap(name: str, value: str, namespace: str = "default", **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "data": {"v": value},
-    }
+from support.informer import FAST, Recorder, truth, until_connected, value_of
+from support.objects import configmap
 
 
-def value_of(obj: dict[str, Any]) -> str:
-    return str(obj["data"]["v"])
-
-
-class Recorder:
-    """Records every handler call and wakes waiters, so tests wait on events, not sleeps.
-
-    It replays the calls as a state machine: an add must be for a key it does not have, an
-    update's and a delete's ``old`` must be the value it was last given. A call that breaks
-    this (a duplicate, a skipped step) is kept in ``violations``.
-    """
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, Key, str | None, str | None]] = []
-        self.view: dict[Key, str] = {}
-        self.violations: list[str] = []
-        self.changed = asyncio.Event()
-
-    def _check(self, ok: bool, message: str) -> None:
-        if not ok:
-            self.violations.append(message)
-
-    def on_add(self, key: Key, obj: str) -> None:
-        self.calls.append(("add", key, None, obj))
-        self._check(key not in self.view, f"add of {key} which it already has")
-        self.view[key] = obj
-        self.changed.set()
-
-    def on_update(self, key: Key, old: str, new: str) -> None:
-        self.calls.append(("update", key, old, new))
-        self._check(self.view.get(key) == old, f"update of {key}: old {old} never delivered")
-        self._check(old != new, f"update of {key} to the same value {new}")
-        self.view[key] = new
-        self.changed.set()
-
-    def on_delete(self, key: Key, old: str) -> None:
-        self.calls.append(("delete", key, old, None))
-        self._check(self.view.pop(key, None) == old, f"delete of {key}: {old} never delivered")
-        self.changed.set()
-
-    async def wait_for(self, condition: Callable[[], bool], timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                self.changed.clear()
-                await self.changed.wait()
-
-
-async def until_connected(informer: Informer[Any], timeout: float = 10.0) -> None:
-    """The watch request is open (the server has registered it), after ``synced``."""
-    async with asyncio.timeout(timeout):
-        while not informer.state.connected:
-            await asyncio.sleep(0.005)
-
-
-def truth(api: KubeAPIServer, namespace: str | None = "default") -> dict[Key, str]:
-    return {
-        (o["metadata"]["namespace"], o["metadata"]["name"]): value_of(o)
-        for o in api.list("v1", "ConfigMap", namespace)
-    }
+def delivered(recorder: Recorder, n: int) -> bool:
+    return recorder.view[("default", "a")] == str(n)
 
 
 async def with_informer(
@@ -113,14 +48,14 @@ async def with_informer(
 def test_list_then_watch_delivers_each_change_once(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
-    api.create(configmap("a", "1"))
-    api.create(configmap("other-ns", "x", namespace="elsewhere"))
+    api.create(configmap("a", {"v": "1"}))
+    api.create(configmap("other-ns", {"v": "x"}, namespace="elsewhere"))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         assert rec.calls == [("add", ("default", "a"), None, "1")]
         assert informer.state.synced and informer.synced.is_set()
-        api.update(configmap("a", "2"))
-        api.create(configmap("b", "1"))
+        api.update(configmap("a", {"v": "2"}))
+        api.create(configmap("b", {"v": "1"}))
         api.delete("v1", "ConfigMap", "default", "a")
         await rec.wait_for(lambda: len(rec.calls) == 4)
         assert rec.calls[1:] == [
@@ -139,17 +74,17 @@ def test_list_then_watch_delivers_each_change_once(
 def test_label_and_field_selectors_and_equal_transforms(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
-    api.create(configmap("in", "1", team="a"))
-    api.create(configmap("out", "1", team="b"))
+    api.create(configmap("in", {"v": "1"}, labels={"team": "a"}))
+    api.create(configmap("out", {"v": "1"}, labels={"team": "b"}))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         assert list(informer.keys()) == [("default", "in")]
         # A change the transform does not keep (a label) is not a change for the handler.
-        api.update(configmap("in", "1", team="a", extra="x"))
-        api.update(configmap("out", "2", team="b"))
-        api.update(configmap("in", "3", team="a", extra="x"))
+        api.update(configmap("in", {"v": "1"}, labels={"team": "a", "extra": "x"}))
+        api.update(configmap("out", {"v": "2"}, labels={"team": "b"}))
+        api.update(configmap("in", {"v": "3"}, labels={"team": "a", "extra": "x"}))
         # Leaving the selection is a deletion.
-        api.update(configmap("in", "3", team="b"))
+        api.update(configmap("in", {"v": "3"}, labels={"team": "b"}))
         await rec.wait_for(lambda: len(rec.calls) == 3)
         assert rec.calls == [
             ("add", ("default", "in"), None, "1"),
@@ -164,16 +99,16 @@ def test_expired_version_relists_and_emits_exactly_the_missed_changes(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     for name in ("a", "b", "c"):
-        api.create(configmap(name, "1"))
+        api.create(configmap(name, {"v": "1"}))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         # Stop watching, change things, and let the history go: the old version is now 410.
         stale = informer.state.resource_version
-        api.update(configmap("a", "2"))
+        api.update(configmap("a", {"v": "2"}))
         api.delete("v1", "ConfigMap", "default", "b")
-        api.create(configmap("d", "1"))
-        api.update(configmap("c", "changed"))
-        api.update(configmap("c", "1"))  # back to what the handler has: not a change for it
+        api.create(configmap("d", {"v": "1"}))
+        api.update(configmap("c", {"v": "changed"}))
+        api.update(configmap("c", {"v": "1"}))  # back to what the handler has: not a change for it
         api.expire_history()
         rec.calls.clear()
         task = asyncio.create_task(informer.run())  # resumes from `stale`
@@ -214,13 +149,13 @@ async def _with_paused_informer(
 
 
 def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: Cluster) -> None:
-    api.create(configmap("a", "1"))
+    api.create(configmap("a", {"v": "1"}))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         await until_connected(informer)
         api.fail_next(1, 410, path_contains="watch=true")
         api.drop_watches()
-        api.update(configmap("a", "2"))
+        api.update(configmap("a", {"v": "2"}))
         await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
         await rec.wait_for(lambda: informer.state.relists == 1)
         assert rec.violations == [] and len(rec.calls) == 2
@@ -229,12 +164,12 @@ def test_http_410_on_watch_also_relists(api: KubeAPIServer, cluster_config: Clus
 
 
 def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: Cluster) -> None:
-    api.create(configmap("a", "1"))
+    api.create(configmap("a", {"v": "1"}))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         await until_connected(informer)
         api.stall_watches()
-        api.update(configmap("a", "2"))
+        api.update(configmap("a", {"v": "2"}))
         await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
         assert informer.state.reconnects == 1
         assert informer.state.last_error is not None and "stalled" in informer.state.last_error
@@ -247,14 +182,14 @@ def test_stalled_watch_is_replaced(api: KubeAPIServer, cluster_config: Cluster) 
 def test_server_errors_are_retried_and_retry_after_honoured(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
-    api.create(configmap("a", "1"))
+    api.create(configmap("a", {"v": "1"}))
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         await until_connected(informer)
         api.fail_next(3, 500, path_contains="watch=true")
         api.fail_next(1, 429, path_contains="watch=true", retry_after=1)
         api.drop_watches()
-        api.update(configmap("a", "2"))
+        api.update(configmap("a", {"v": "2"}))
         await rec.wait_for(lambda: rec.view == {("default", "a"): "2"})
         assert informer.state.reconnects == 5  # the drop, three 500s and the 429
         assert informer.state.last_error is not None and "429" in informer.state.last_error
@@ -266,13 +201,13 @@ def test_server_errors_are_retried_and_retry_after_honoured(
 def test_an_object_the_transform_cannot_use_is_skipped(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
-    api.create(configmap("good", "1"))
+    api.create(configmap("good", {"v": "1"}))
     api.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "no-data"}})
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         assert list(informer.keys()) == [("default", "good")]
-        api.update(configmap("no-data", "now-usable"))
-        api.update(configmap("good", "2"))
+        api.update(configmap("no-data", {"v": "now-usable"}))
+        api.update(configmap("good", {"v": "2"}))
         await rec.wait_for(lambda: len(rec.calls) == 3)
         assert rec.view == {("default", "good"): "2", ("default", "no-data"): "now-usable"}
         assert informer.state.reconnects == 0
@@ -285,7 +220,7 @@ def test_many_informers_share_one_client_and_loop(
 ) -> None:
     count = 120  # more than httpx's default pool of 100 connections
     for i in range(count):
-        api.create(configmap(f"cm-{i}", "1", shard=str(i)))
+        api.create(configmap(f"cm-{i}", {"v": "1"}, labels={"shard": str(i)}))
 
     async def main() -> None:
         recorders = [Recorder() for _ in range(count)]
@@ -302,7 +237,9 @@ def test_many_informers_share_one_client_and_loop(
                     await asyncio.gather(*(i.synced.wait() for i in informers))
                     for informer in informers:
                         await until_connected(informer)
-                api.update(configmap(f"cm-{count - 1}", "2", shard=str(count - 1)))
+                api.update(
+                    configmap(f"cm-{count - 1}", {"v": "2"}, labels={"shard": str(count - 1)})
+                )
                 await recorders[-1].wait_for(lambda: len(recorders[-1].calls) == 2)
             finally:
                 for task in tasks:
@@ -331,14 +268,14 @@ def test_backoff_starts_over_after_a_watch_that_delivered(
     api: KubeAPIServer, cluster_config: Cluster
 ) -> None:
     """Occasional drops of healthy watches, over months, must not ratchet up the delay."""
-    api.create(configmap("a", "0"))
+    api.create(configmap("a", {"v": "0"}))
     backoff = RecordingBackoff()
 
     async def body(informer: Informer[str], rec: Recorder) -> None:
         for n in range(1, 6):
             await until_connected(informer)
-            api.update(configmap("a", str(n)))
-            await rec.wait_for(lambda n=n: rec.view[("default", "a")] == str(n))
+            api.update(configmap("a", {"v": str(n)}))
+            await rec.wait_for(partial(delivered, rec, n))
             api.drop_watches()
             async with asyncio.timeout(10):
                 while informer.state.reconnects < n:

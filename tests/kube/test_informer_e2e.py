@@ -6,13 +6,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from test_informer import Recorder, value_of
 
 from kubeapi.cluster import Cluster
 from kubereload.backoff import Backoff
 from kubereload.kube.config import async_client, load_config
 from kubereload.kube.informer import Informer
 from kubereload.kube.resources import CONFIGMAPS
+from support.informer import Recorder, value_of
 
 pytestmark = pytest.mark.e2e
 

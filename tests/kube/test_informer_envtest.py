@@ -13,21 +13,18 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from test_informer import Recorder, until_connected, value_of
 
 from kubereload.backoff import Backoff
 from kubereload.kube.config import async_client, load_config
 from kubereload.kube.informer import Informer
 from kubereload.kube.resources import CONFIGMAPS, SECRETS, Resource
 from support.controlplane import ControlPlane
+from support.informer import Recorder, until_connected, value_of
+from support.objects import configmap
 
 READ = [
     {"apiGroups": [""], "resources": ["configmaps", "secrets"], "verbs": ["get", "list", "watch"]}
 ]
-
-
-def configmap(name: str, value: str) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "data": {"v": value}}
 
 
 async def run_informer(
@@ -65,7 +62,7 @@ def test_after_an_api_server_restart_changes_arrive_as_soon_as_it_is_back(
 ) -> None:
     ns = control_plane_namespace
     path = f"/api/v1/namespaces/{ns}/configmaps"
-    control_plane.ok("POST", path, configmap("a", "1"))
+    control_plane.ok("POST", path, configmap("a", {"v": "1"}, namespace=None))
 
     async def body(informer: Informer[Any], rec: Recorder) -> None:
         await until_connected(informer)
@@ -84,7 +81,8 @@ def test_after_an_api_server_restart_changes_arrive_as_soon_as_it_is_back(
             await until(lambda: informer.state.reconnects >= before + 6, timeout=120)
         finally:  # the session's other tests need it back, whatever happened here
             await asyncio.to_thread(control_plane.start_apiserver)
-        await asyncio.to_thread(control_plane.ok, "PUT", f"{path}/a", configmap("a", "2"))
+        changed = configmap("a", {"v": "2"}, namespace=None)
+        await asyncio.to_thread(control_plane.ok, "PUT", f"{path}/a", changed)
         await rec.wait_for(lambda: rec.view.get((ns, "a")) == "2", timeout=25)
         assert informer.state.relists == 1  # the 410, listed again
         assert rec.violations == []

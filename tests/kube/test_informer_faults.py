@@ -17,12 +17,13 @@ import asyncio
 import random
 
 import pytest
-from test_informer import FAST, Recorder, configmap, truth, until_connected, value_of
 
 from kubeapi.server import KubeAPIServer
 from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import CONFIGMAPS
+from support.informer import FAST, Recorder, truth, until_connected, value_of
+from support.objects import configmap
 
 GONE = "gone"
 
@@ -32,7 +33,7 @@ async def _torture(api: KubeAPIServer, config: Cluster, seed: int) -> None:
     keys = [f"cm-{i}" for i in range(20)]
     writes: dict[Key, list[str]] = {("default", k): [] for k in keys}
     for name in keys[:10]:
-        api.create(configmap(name, f"{name}#0"))
+        api.create(configmap(name, {"v": f"{name}#0"}))
         writes[("default", name)].append(f"{name}#0")
     recorder = Recorder()
     faults = {"drop": 0, "stall": 0, "expire": 0, "error": 0}
@@ -57,10 +58,10 @@ async def _torture(api: KubeAPIServer, config: Cluster, seed: int) -> None:
                 api.delete("v1", "ConfigMap", "default", name)
                 writes[key].append(GONE)
             elif exists:
-                api.update(configmap(name, value))
+                api.update(configmap(name, {"v": value}))
                 writes[key].append(value)
             else:
-                api.create(configmap(name, value))
+                api.create(configmap(name, {"v": value}))
                 writes[key].append(value)
             if seq % 20 == 0:
                 fault = rng.choice(list(faults))

@@ -10,6 +10,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+CM = "/api/v1/namespaces/default/configmaps"  # the default namespace's ConfigMaps
+
 
 class Reply:
     def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes) -> None:

@@ -4,51 +4,53 @@ from __future__ import annotations
 
 import pytest
 
-from kubeapi.client import Api, StreamCut
+from kubeapi.client import CM, Api, StreamCut
 from kubeapi.cluster import LocalCluster, RealCluster
 from kubeapi.server import KubeAPIServer
-from kubeapi.test_watch import CM, cm
+from support.objects import configmap
 
 
-def test_drop_cuts_open_watches_mid_stream(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    now = kube_api.resource_version
-    with api.watch(f"{CM}?watch=1&resourceVersion={now}") as watch:
-        kube_api.create(cm("a"))
+def test_drop_cuts_open_watches_mid_stream(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    now = api.resource_version
+    with client.watch(f"{CM}?watch=1&resourceVersion={now}") as watch:
+        api.create(configmap("a", {"k": "1"}))
         assert watch.next(5) is not None
-        kube_api.drop_watches()
+        api.drop_watches()
         with pytest.raises(StreamCut):
             watch.next(5)
-    with api.watch(f"{CM}?watch=1&resourceVersion={now}") as again:  # resuming works
+    with client.watch(f"{CM}?watch=1&resourceVersion={now}") as again:  # resuming works
         event = again.next(5)
         assert event is not None and event["object"]["metadata"]["name"] == "a"
 
 
 def test_stall_silences_open_watches_until_released() -> None:
     with KubeAPIServer(bookmark_interval=0.05) as server:
-        api = Api(server.url)
-        server.create(cm("first"))  # a kind gets bookmarks only once it has had an event
+        client = Api(server.url)
+        server.create(
+            configmap("first", {"k": "1"})
+        )  # a kind gets bookmarks only once it has had an event
         now = server.resource_version
         path = f"{CM}?watch=1&allowWatchBookmarks=true&resourceVersion={now}"
-        with api.watch(path) as stalled:
+        with client.watch(path) as stalled:
             stalled.until("BOOKMARK")
             server.stall_watches()
-            server.create(cm("a"))
+            server.create(configmap("a", {"k": "1"}))
             # several bookmark intervals of silence: neither the event nor a bookmark
             with pytest.raises(TimeoutError):
                 stalled.next(0.5)
-            with api.watch(path) as fresh:  # a watch opened after the stall is served
+            with client.watch(path) as fresh:  # a watch opened after the stall is served
                 assert fresh.until("ADDED")["object"]["metadata"]["name"] == "a"
             server.unstall_watches()
             assert stalled.until("ADDED", timeout=5)["object"]["metadata"]["name"] == "a"
 
 
-def test_fail_next_answers_real_status_errors(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    kube_api.fail_next(2, 500, path_contains="/configmaps")
-    assert api.get("/api/v1").status == 200  # does not match: not counted
+def test_fail_next_answers_real_status_errors(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    api.fail_next(2, 500, path_contains="/configmaps")
+    assert client.get("/api/v1").status == 200  # does not match: not counted
     for _ in range(2):
-        reply = api.get(CM)
+        reply = client.get(CM)
         assert reply.status == 500
         status = reply.json()
         assert (status["kind"], status["apiVersion"], status["status"]) == (
@@ -57,36 +59,36 @@ def test_fail_next_answers_real_status_errors(kube_api: KubeAPIServer) -> None:
             "Failure",
         )
         assert (status["code"], status["reason"]) == (500, "InternalError")
-    assert api.get(CM).status == 200
+    assert client.get(CM).status == 200
 
 
-def test_fail_next_429_sends_retry_after(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    kube_api.fail_next(1, 429, retry_after=3)
-    reply = api.get(f"{CM}?watch=1")
+def test_fail_next_429_sends_retry_after(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    api.fail_next(1, 429, retry_after=3)
+    reply = client.get(f"{CM}?watch=1")
     assert reply.status == 429
     assert reply.headers["Retry-After"] == "3"
     status = reply.json()
     assert status["reason"] == "TooManyRequests"
     assert status["details"]["retryAfterSeconds"] == 3
-    assert api.get(CM).status == 200
+    assert client.get(CM).status == 200
 
 
-def test_token_is_required(kube_api: KubeAPIServer) -> None:
+def test_token_is_required(api: KubeAPIServer) -> None:
     for token in (None, "wrong"):
-        reply = Api(kube_api.url, token=token).get(CM)
+        reply = Api(api.url, token=token).get(CM)
         assert reply.status == 401
         assert reply.json()["reason"] == "Unauthorized"
-    assert Api(kube_api.url, token=None).get("/version").status == 200
+    assert Api(api.url, token=None).get("/version").status == 200
     with KubeAPIServer(token=None) as open_server:
         assert Api(open_server.url, token=None).get(CM).status == 200
 
 
-def test_request_log_records_method_and_query(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    api.get(f"{CM}?labelSelector=a%3Db")
-    api.request("POST", CM, cm("x"))
-    assert kube_api.request_log[-2:] == [
+def test_request_log_records_method_and_query(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    client.get(f"{CM}?labelSelector=a%3Db")
+    client.request("POST", CM, configmap("x", {"k": "1"}))
+    assert api.request_log[-2:] == [
         ("GET", f"{CM}?labelSelector=a%3Db"),
         ("POST", CM),
     ]
@@ -97,7 +99,7 @@ def test_kubectl_retries_after_429_and_reports_500(
     cluster: LocalCluster | RealCluster, faults: KubeAPIServer
 ) -> None:
     ns = cluster.namespace
-    cluster.create(cm("a", namespace=ns))
+    cluster.create(configmap("a", {"k": "1"}, namespace=ns))
     path = f"/namespaces/{ns}/configmaps/a"
     faults.fail_next(1, 429, path_contains=path, retry_after=1)
     assert cluster.kubectl.json("get", "configmap", "a", "-n", ns)["metadata"]["name"] == "a"

@@ -11,6 +11,7 @@ import yaml
 
 from kubeapi.cluster import LocalCluster, RealCluster
 from kubeapi.server import KubeAPIServer
+from support.objects import configmap
 
 pytestmark = pytest.mark.e2e
 
@@ -36,25 +37,22 @@ def deployment(image: str = "nginx:1.25", env: str = "1") -> dict[str, Any]:
     }
 
 
-def configmap(name: str, data: dict[str, str], **labels: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "labels": labels} if labels else {"name": name}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
-
-
 def apply(cluster: Cluster, *objects: dict[str, Any]) -> str:
     manifest = yaml.safe_dump_all(objects)
     return cluster.kubectl.run("apply", "-n", cluster.namespace, "-f", "-", input=manifest).stdout
 
 
 def test_apply_creates_then_updates_and_reports_unchanged(cluster: Cluster) -> None:
-    out = apply(cluster, deployment(), configmap("cfg", {"a": "1"}))
+    out = apply(cluster, deployment(), configmap("cfg", {"a": "1"}, namespace=None))
     assert "deployment.apps/web created" in out and "configmap/cfg created" in out
     created = cluster.get("apps/v1", "Deployment", None, "web")
     assert created is not None
     assert created["metadata"]["generation"] == 1
     assert created["metadata"]["namespace"] == cluster.namespace
 
-    out = apply(cluster, deployment(image="nginx:1.26"), configmap("cfg", {"a": "2"}))
+    out = apply(
+        cluster, deployment(image="nginx:1.26"), configmap("cfg", {"a": "2"}, namespace=None)
+    )
     assert "deployment.apps/web configured" in out and "configmap/cfg configured" in out
     updated = cluster.get("apps/v1", "Deployment", None, "web")
     assert updated is not None
@@ -66,7 +64,9 @@ def test_apply_creates_then_updates_and_reports_unchanged(cluster: Cluster) -> N
     assert cm is not None and cm["data"] == {"a": "2"}
     assert "generation" not in cm["metadata"]
 
-    out = apply(cluster, deployment(image="nginx:1.26"), configmap("cfg", {"a": "2"}))
+    out = apply(
+        cluster, deployment(image="nginx:1.26"), configmap("cfg", {"a": "2"}, namespace=None)
+    )
     assert "deployment.apps/web unchanged" in out and "configmap/cfg unchanged" in out
     again = cluster.get("v1", "ConfigMap", None, "cfg")  # no controller writes it, unlike status
     assert again is not None
@@ -74,8 +74,8 @@ def test_apply_creates_then_updates_and_reports_unchanged(cluster: Cluster) -> N
 
 
 def test_apply_removes_what_the_manifest_no_longer_has(cluster: Cluster) -> None:
-    apply(cluster, configmap("cfg", {"a": "1", "b": "2"}, team="x"))
-    apply(cluster, configmap("cfg", {"a": "1"}))
+    apply(cluster, configmap("cfg", {"a": "1", "b": "2"}, namespace=None, labels={"team": "x"}))
+    apply(cluster, configmap("cfg", {"a": "1"}, namespace=None))
     cm = cluster.get("v1", "ConfigMap", None, "cfg")
     assert cm is not None
     assert cm["data"] == {"a": "1"}
@@ -85,9 +85,9 @@ def test_apply_removes_what_the_manifest_no_longer_has(cluster: Cluster) -> None
 def test_get_json_and_label_selectors(cluster: Cluster) -> None:
     apply(
         cluster,
-        configmap("one", {"k": "1"}, app="web", tier="front"),
-        configmap("two", {"k": "2"}, app="web"),
-        configmap("three", {"k": "3"}, app="db"),
+        configmap("one", {"k": "1"}, namespace=None, labels={"app": "web", "tier": "front"}),
+        configmap("two", {"k": "2"}, namespace=None, labels={"app": "web"}),
+        configmap("three", {"k": "3"}, namespace=None, labels={"app": "db"}),
     )
     kubectl, ns = cluster.kubectl, cluster.namespace
 
@@ -109,7 +109,7 @@ def test_get_json_and_label_selectors(cluster: Cluster) -> None:
 
 
 def test_patch_merge_json_and_strategic(cluster: Cluster) -> None:
-    apply(cluster, deployment(), configmap("cfg", {"a": "1", "b": "2"}))
+    apply(cluster, deployment(), configmap("cfg", {"a": "1", "b": "2"}, namespace=None))
     kubectl, ns = cluster.kubectl, cluster.namespace
 
     kubectl.run("patch", "configmap", "cfg", "-n", ns, "--type", "merge",
@@ -164,7 +164,7 @@ def test_rollout_restart_sets_the_annotation_and_bumps_generation(cluster: Clust
 
 
 def test_delete_removes_the_object(cluster: Cluster) -> None:
-    apply(cluster, configmap("gone", {"a": "1"}))
+    apply(cluster, configmap("gone", {"a": "1"}, namespace=None))
     out = cluster.kubectl.run("delete", "configmap", "gone", "-n", cluster.namespace)
     assert 'configmap "gone" deleted' in out.stdout
     assert cluster.get("v1", "ConfigMap", None, "gone") is None

@@ -4,28 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubeapi.client import Api
+from kubeapi.client import CM, Api
 from kubeapi.server import KubeAPIServer
-
-CM = "/api/v1/namespaces/default/configmaps"
-
-
-def cm(name: str, namespace: str = "default", **labels: str) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": labels}
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": {"k": "1"}}
+from support.objects import configmap
 
 
 def rv(obj: dict[str, Any]) -> int:
     return int(obj["metadata"]["resourceVersion"])
 
 
-def test_resume_replays_later_events_in_order_then_streams(kube_api: KubeAPIServer) -> None:
-    first = kube_api.create(cm("a"))
-    kube_api.patch_merge("v1", "ConfigMap", "default", "a", {"data": {"k": "2"}})
-    kube_api.create(cm("b"))
-    kube_api.create(cm("other-ns", namespace="elsewhere"))
-    api = Api(kube_api.url)
-    with api.watch(f"{CM}?watch=1&resourceVersion={rv(first)}") as watch:
+def test_resume_replays_later_events_in_order_then_streams(api: KubeAPIServer) -> None:
+    first = api.create(configmap("a", {"k": "1"}))
+    api.patch_merge("v1", "ConfigMap", "default", "a", {"data": {"k": "2"}})
+    api.create(configmap("b", {"k": "1"}))
+    api.create(configmap("other-ns", {"k": "1"}, namespace="elsewhere"))
+    client = Api(api.url)
+    with client.watch(f"{CM}?watch=1&resourceVersion={rv(first)}") as watch:
         assert watch.status == 200
         assert watch.headers["Transfer-Encoding"] == "chunked"
         assert watch.headers["Content-Type"] == "application/json"
@@ -33,49 +27,51 @@ def test_resume_replays_later_events_in_order_then_streams(kube_api: KubeAPIServ
         assert modified is not None and added is not None
         assert (modified["type"], modified["object"]["data"]) == ("MODIFIED", {"k": "2"})
         assert (added["type"], added["object"]["metadata"]["name"]) == ("ADDED", "b")
-        kube_api.delete("v1", "ConfigMap", "default", "b")
+        api.delete("v1", "ConfigMap", "default", "b")
         deleted = watch.next(5)
         assert deleted is not None and deleted["type"] == "DELETED"
         assert deleted["object"]["metadata"]["name"] == "b"
         assert rv(first) < rv(modified["object"]) < rv(added["object"]) < rv(deleted["object"])
-        assert rv(deleted["object"]) == int(kube_api.resource_version)
+        assert rv(deleted["object"]) == int(api.resource_version)
 
 
-def test_watch_without_version_starts_with_the_current_objects(kube_api: KubeAPIServer) -> None:
-    kube_api.create(cm("a"))
-    kube_api.create(cm("b"))
-    with Api(kube_api.url).watch(f"{CM}?watch=true") as watch:
+def test_watch_without_version_starts_with_the_current_objects(api: KubeAPIServer) -> None:
+    api.create(configmap("a", {"k": "1"}))
+    api.create(configmap("b", {"k": "1"}))
+    with Api(api.url).watch(f"{CM}?watch=true") as watch:
         first, second = watch.next(5), watch.next(5)
         assert first is not None and second is not None
         assert [e["type"] for e in (first, second)] == ["ADDED", "ADDED"]
         assert [e["object"]["metadata"]["name"] for e in (first, second)] == ["a", "b"]
-        kube_api.create(cm("c"))
+        api.create(configmap("c", {"k": "1"}))
         third = watch.next(5)
         assert third is not None and third["object"]["metadata"]["name"] == "c"
 
 
-def test_send_initial_events_ends_with_an_annotated_bookmark(kube_api: KubeAPIServer) -> None:
-    kube_api.create(cm("a"))
+def test_send_initial_events_ends_with_an_annotated_bookmark(api: KubeAPIServer) -> None:
+    api.create(configmap("a", {"k": "1"}))
     query = (
         "watch=1&sendInitialEvents=true&allowWatchBookmarks=true"
         "&resourceVersionMatch=NotOlderThan&resourceVersion="
     )
-    with Api(kube_api.url).watch(f"{CM}?{query}") as watch:
+    with Api(api.url).watch(f"{CM}?{query}") as watch:
         added, marker = watch.next(5), watch.next(5)
         assert added is not None and added["type"] == "ADDED"
         assert marker is not None and marker["type"] == "BOOKMARK"
         annotations = marker["object"]["metadata"]["annotations"]
         assert annotations == {"k8s.io/initial-events-end": "true"}
-    refused = Api(kube_api.url).get(f"{CM}?watch=1&sendInitialEvents=true")
+    refused = Api(api.url).get(f"{CM}?watch=1&sendInitialEvents=true")
     assert refused.status == 422
 
 
 def test_bookmarks_carry_the_newest_resource_version() -> None:
     with KubeAPIServer(bookmark_interval=0.05) as server:
-        server.create(cm("first"))  # a kind gets bookmarks only once it has had an event
+        server.create(
+            configmap("first", {"k": "1"})
+        )  # a kind gets bookmarks only once it has had an event
         start = server.resource_version
-        api = Api(server.url)
-        with api.watch(f"{CM}?watch=1&allowWatchBookmarks=true&resourceVersion={start}") as w:
+        client = Api(server.url)
+        with client.watch(f"{CM}?watch=1&allowWatchBookmarks=true&resourceVersion={start}") as w:
             bookmark = w.until("BOOKMARK")
             assert bookmark["object"] == {
                 "kind": "ConfigMap",
@@ -98,16 +94,16 @@ def test_timeout_ends_the_stream_cleanly_and_no_bookmark_unless_asked() -> None:
         watch.close()
 
 
-def test_too_old_versions_get_410_after_compaction(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
+def test_too_old_versions_get_410_after_compaction(api: KubeAPIServer) -> None:
+    client = Api(api.url)
     for i in range(3):
-        kube_api.create(cm(f"c{i}"))
-    old = api.get(f"{CM}?limit=2").json()
+        api.create(configmap(f"c{i}", {"k": "1"}))
+    old = client.get(f"{CM}?limit=2").json()
     old_rv, token = old["metadata"]["resourceVersion"], old["metadata"]["continue"]
-    kube_api.create(cm("newer"))
-    kube_api.expire_history()
+    api.create(configmap("newer", {"k": "1"}))
+    api.expire_history()
 
-    with api.watch(f"{CM}?watch=1&resourceVersion={old_rv}") as watch:
+    with client.watch(f"{CM}?watch=1&resourceVersion={old_rv}") as watch:
         assert watch.status == 200  # as the real server: an ERROR event, not an HTTP error
         error = watch.next(5)
         assert error is not None and error["type"] == "ERROR"
@@ -116,58 +112,58 @@ def test_too_old_versions_get_410_after_compaction(kube_api: KubeAPIServer) -> N
         assert status["reason"] == "Expired"
         assert watch.next(5) is None
 
-    exact = api.get(f"{CM}?resourceVersion={old_rv}&resourceVersionMatch=Exact")
+    exact = client.get(f"{CM}?resourceVersion={old_rv}&resourceVersionMatch=Exact")
     assert exact.status == 410 and exact.json()["reason"] == "Expired"
-    paged = api.get(f"{CM}?limit=2&continue={token}")
+    paged = client.get(f"{CM}?limit=2&continue={token}")
     assert paged.status == 410 and paged.json()["code"] == 410
-    rest = api.get(f"{CM}?limit=2&continue={paged.json()['metadata']['continue']}").json()
+    rest = client.get(f"{CM}?limit=2&continue={paged.json()['metadata']['continue']}").json()
     assert [i["metadata"]["name"] for i in rest["items"]] == ["c2", "newer"]  # inconsistent
 
-    now = kube_api.resource_version
-    with api.watch(f"{CM}?watch=1&resourceVersion={now}") as watch:
-        kube_api.create(cm("after"))
+    now = api.resource_version
+    with client.watch(f"{CM}?watch=1&resourceVersion={now}") as watch:
+        api.create(configmap("after", {"k": "1"}))
         event = watch.next(5)
         assert event is not None and event["object"]["metadata"]["name"] == "after"
 
 
 def test_history_keeps_only_the_configured_number_of_events() -> None:
     with KubeAPIServer(history=5) as server:
-        start = rv(server.create(cm("a")))
+        start = rv(server.create(configmap("a", {"k": "1"})))
         versions = [
             rv(server.patch_merge("v1", "ConfigMap", "default", "a", {"data": {"k": str(i)}}))
             for i in range(10)
         ]
-        api = Api(server.url)
-        with api.watch(f"{CM}?watch=1&resourceVersion={start}") as watch:
+        client = Api(server.url)
+        with client.watch(f"{CM}?watch=1&resourceVersion={start}") as watch:
             error = watch.next(5)
             assert error is not None and error["object"]["code"] == 410
-        with api.watch(f"{CM}?watch=1&resourceVersion={versions[-4]}") as watch:
+        with client.watch(f"{CM}?watch=1&resourceVersion={versions[-4]}") as watch:
             replayed = [watch.next(5) for _ in range(3)]
             assert [rv(e["object"]) for e in replayed if e] == versions[-3:]
 
 
-def test_exact_list_shows_the_state_at_that_version(kube_api: KubeAPIServer) -> None:
-    a = kube_api.create(cm("a"))
-    kube_api.create(cm("b"))
-    kube_api.delete("v1", "ConfigMap", "default", "a")
-    kube_api.patch_merge("v1", "ConfigMap", "default", "b", {"data": {"k": "changed"}})
-    listed = Api(kube_api.url).get(f"{CM}?resourceVersion={rv(a)}&resourceVersionMatch=Exact")
+def test_exact_list_shows_the_state_at_that_version(api: KubeAPIServer) -> None:
+    a = api.create(configmap("a", {"k": "1"}))
+    api.create(configmap("b", {"k": "1"}))
+    api.delete("v1", "ConfigMap", "default", "a")
+    api.patch_merge("v1", "ConfigMap", "default", "b", {"data": {"k": "changed"}})
+    listed = Api(api.url).get(f"{CM}?resourceVersion={rv(a)}&resourceVersionMatch=Exact")
     body = listed.json()
     assert body["metadata"]["resourceVersion"] == str(rv(a))
     assert [i["metadata"]["name"] for i in body["items"]] == ["a"]
     assert body["items"][0]["data"] == {"k": "1"}
 
 
-def test_selectors_turn_transitions_into_added_and_deleted(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    now = kube_api.resource_version
+def test_selectors_turn_transitions_into_added_and_deleted(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    now = api.resource_version
     path = f"{CM}?watch=1&labelSelector=app%3Dweb&resourceVersion={now}"
-    with api.watch(path) as watch:
-        kube_api.create(cm("x", app="web"))
-        kube_api.create(cm("y", app="db"))  # never matches: no event
+    with client.watch(path) as watch:
+        api.create(configmap("x", {"k": "1"}, labels={"app": "web"}))
+        api.create(configmap("y", {"k": "1"}, labels={"app": "db"}))  # never matches: no event
         added = watch.next(5)
         assert added is not None and added["type"] == "ADDED"
-        left = kube_api.patch_merge(
+        left = api.patch_merge(
             "v1", "ConfigMap", "default", "x", {"metadata": {"labels": {"app": "db"}}}
         )
         gone = watch.next(5)
@@ -175,29 +171,27 @@ def test_selectors_turn_transitions_into_added_and_deleted(kube_api: KubeAPIServ
         # the real cacher sends the last matching state, at the new resourceVersion
         assert gone["object"]["metadata"]["labels"] == {"app": "web"}
         assert gone["object"]["metadata"]["resourceVersion"] == left["metadata"]["resourceVersion"]
-        kube_api.patch_merge(
-            "v1", "ConfigMap", "default", "x", {"metadata": {"labels": {"app": "web"}}}
-        )
+        api.patch_merge("v1", "ConfigMap", "default", "x", {"metadata": {"labels": {"app": "web"}}})
         back = watch.next(5)
         assert back is not None and back["type"] == "ADDED"
-        kube_api.patch_merge("v1", "ConfigMap", "default", "x", {"data": {"k": "2"}})
+        api.patch_merge("v1", "ConfigMap", "default", "x", {"data": {"k": "2"}})
         changed = watch.next(5)
         assert changed is not None and changed["type"] == "MODIFIED"
-        kube_api.delete("v1", "ConfigMap", "default", "x")
+        api.delete("v1", "ConfigMap", "default", "x")
         deleted = watch.next(5)
         assert deleted is not None and deleted["type"] == "DELETED"
         assert deleted["object"]["metadata"]["name"] == "x"
 
 
-def test_field_selector_and_all_namespaces_watch(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    now = kube_api.resource_version
+def test_field_selector_and_all_namespaces_watch(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    now = api.resource_version
     by_name = f"{CM}?watch=1&fieldSelector=metadata.name%3Dwanted&resourceVersion={now}"
     everywhere = f"/api/v1/configmaps?watch=1&resourceVersion={now}"
-    with api.watch(by_name) as named, api.watch(everywhere) as every:
-        kube_api.create(cm("other"))
-        kube_api.create(cm("wanted", namespace="elsewhere"))
-        kube_api.create(cm("wanted"))
+    with client.watch(by_name) as named, client.watch(everywhere) as every:
+        api.create(configmap("other", {"k": "1"}))
+        api.create(configmap("wanted", {"k": "1"}, namespace="elsewhere"))
+        api.create(configmap("wanted", {"k": "1"}))
         event = named.next(5)
         assert event is not None
         assert event["object"]["metadata"]["namespace"] == "default"
@@ -210,21 +204,21 @@ def test_field_selector_and_all_namespaces_watch(kube_api: KubeAPIServer) -> Non
         ]
 
 
-def test_watch_of_one_object_by_name(kube_api: KubeAPIServer) -> None:
-    api = Api(kube_api.url)
-    now = kube_api.resource_version
+def test_watch_of_one_object_by_name(api: KubeAPIServer) -> None:
+    client = Api(api.url)
+    now = api.resource_version
     paths = (
         f"{CM}/b?watch=1&resourceVersion={now}",
         f"/api/v1/watch/namespaces/default/configmaps/b?resourceVersion={now}",
     )
     for path in paths:
-        with api.watch(path) as watch:
-            kube_api.create(cm("a"))
-            kube_api.create(cm("b"))
+        with client.watch(path) as watch:
+            api.create(configmap("a", {"k": "1"}))
+            api.create(configmap("b", {"k": "1"}))
             event = watch.next(5)
             assert event is not None and event["object"]["metadata"]["name"] == "b"
-        kube_api.delete("v1", "ConfigMap", "default", "a")
-        kube_api.delete("v1", "ConfigMap", "default", "b")
+        api.delete("v1", "ConfigMap", "default", "a")
+        api.delete("v1", "ConfigMap", "default", "b")
 
 
 def test_a_kind_never_written_gets_no_bookmark_not_even_before_the_timeout() -> None:
@@ -238,7 +232,7 @@ def test_a_kind_never_written_gets_no_bookmark_not_even_before_the_timeout() -> 
 
 def test_a_bookmark_comes_two_seconds_before_the_timeout() -> None:
     with KubeAPIServer(bookmark_interval=3600) as server:
-        server.create(cm("a"))
+        server.create(configmap("a", {"k": "1"}))
         query = f"?watch=1&allowWatchBookmarks=true&timeoutSeconds=3&resourceVersion={rv0(server)}"
         with Api(server.url).watch(CM + query) as watch:
             bookmark = watch.next(10)

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
-from cli.krproc import Proc, free_port, http_get, kubereload, wait_until
 from kubeapi.server import KubeAPIServer
+from support.objects import configmap
+from support.process import Proc, http_get, kubereload, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
@@ -118,36 +119,26 @@ def _scrape(port: int) -> dict[str, str]:
 
 
 @pytest.fixture
-def exported(tmp_path: Path, kube_api: KubeAPIServer, kubeconfig: Path) -> Iterator[dict[str, str]]:
+def exported(tmp_path: Path, api: KubeAPIServer, kubeconfig: Path) -> Iterator[dict[str, str]]:
     """The metric names real watch, sync and controller processes serve on /metrics."""
-    kube_api.create(
-        {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": "app", "namespace": "default"},
-            "data": {"k": "v"},
-        }
-    )
+    api.create(configmap("app", {"k": "v"}))
     (tmp_path / "watched").mkdir()
-    ports = [free_port() for _ in range(3)]
     procs: list[Proc] = [
         kubereload(
             "watch", "--dir", str(tmp_path / "watched"), "--exec", "true",
-            "--listen", f"127.0.0.1:{ports[0]}",
+            "--listen", "127.0.0.1:0",
         ),
         kubereload(
             "sync", "--kubeconfig", str(kubeconfig),
             "--configmap", "app", "--dir", str(tmp_path / "synced"),
-            "--listen", f"127.0.0.1:{ports[1]}",
+            "--listen", "127.0.0.1:0",
         ),
-        kubereload(
-            "controller", "--kubeconfig", str(kubeconfig), "--listen", f"127.0.0.1:{ports[2]}",
-        ),
+        kubereload("controller", "--kubeconfig", str(kubeconfig), "--listen", "127.0.0.1:0"),
     ]  # fmt: skip
     try:
         names: dict[str, str] = {}
-        for port in ports:
-            names |= _scrape(port)
+        for proc in procs:
+            names |= _scrape(proc.listening_port())
         yield names
     finally:
         for proc in procs:

@@ -59,7 +59,7 @@ def test_search_keys_and_pause() -> None:
         },
     )
     assert policy.search and policy.active
-    assert policy.keys == {"app.yaml", "level"}
+    assert policy.keys == frozenset({"app.yaml", "level"})
     assert policy.pause_period == 90.0
     assert policy.problems == ()
 

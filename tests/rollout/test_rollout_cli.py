@@ -5,28 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
-from rollout_helpers import (
-    ControllerProcess,
-    baseline_hash,
-    cm_volume,
-    configmap,
-    cronjob,
-    events,
-    rollouts,
-    secret,
-    template_hash,
-    update_data,
-    wait_until,
-    workload,
-)
-
 from kubeapi.server import KubeAPIServer
+from support.controller import baseline_hash, events, rollouts, template_hash, update_data
+from support.fixtures import StartController as Start
+from support.objects import cm_volume, configmap, cronjob, secret, workload
+from support.process import wait_until
 
 AUTO = {"reloader.stakater.com/auto": "true"}
-Start = Callable[..., ControllerProcess]
 
 
 def explain(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -101,9 +88,10 @@ def test_dry_run_writes_nothing(api: KubeAPIServer, controllers: Start) -> None:
     api.create(configmap("a", {"k": "1"}))
     api.create(workload("web", AUTO, volumes=cm_volume("a"), container={}))
     ctl = controllers("--dry-run", "--debounce", "0s")
-    ctl.wait_for("dry-run: would record config hash")
+    # a dry run writes nothing: what it would do is only in its words
+    ctl.wait_logged("dry-run: would record config hash")
     update_data(api, "ConfigMap", "a", {"k": "2"})
-    ctl.wait_for("dry-run: would roll Deployment default/web because ConfigMap a changed")
+    ctl.wait_logged("dry-run: would roll Deployment default/web because ConfigMap a changed")
     assert baseline_hash(api, "web") is None and template_hash(api, "web") is None
     assert not any(method == "PATCH" for method, _ in api.request_log)
     assert api.list("v1", "Event", "default") == []
@@ -120,7 +108,7 @@ def test_env_vars_strategy_sets_reloader_variables(api: KubeAPIServer, controlle
         )
     )
     ctl = controllers("--reload-strategy", "env-vars", "--debounce", "0s")
-    ctl.synced()
+    ctl.ready()
     wait_until(lambda: baseline_hash(api, "web"))
     update_data(api, "ConfigMap", "app-config", {"k": "2"})
     wait_until(lambda: rollouts(api, "web") == 1)
@@ -145,9 +133,9 @@ def test_events_metrics_and_no_secret_values_anywhere(
             container={"volumeMounts": [{"name": "s", "mountPath": "/pw", "subPath": "password"}]},
         )
     )
-    ctl = controllers("--debounce", "0s", "--log-level", "debug", "--listen", "127.0.0.1:0")
-    port = int(ctl.wait_for(r"serving /healthz, /readyz, /metrics on [\d.]+:(\d+)").group(1))
-    ctl.synced()
+    ctl = controllers("--debounce", "0s", "--log-level", "debug")
+    port = ctl.port
+    ctl.ready()
     wait_until(lambda: baseline_hash(api, "web"))
     update_data(api, "Secret", "creds", {"password": value + "-2"})
     wait_until(lambda: rollouts(api, "web") == 1)
@@ -175,5 +163,6 @@ def test_events_metrics_and_no_secret_values_anywhere(
     assert "kubereload_informer_reconnects_total" in metrics
     assert "kubereload_reloads_total" not in metrics  # only the controller's own metrics
     ctl.stop()
-    everything = ctl.log + metrics + str(api.list("v1", "Event", "default"))
+    assert f"serving /healthz, /readyz, /metrics on 127.0.0.1:{port}" in ctl.output()
+    everything = ctl.output() + metrics + str(api.list("v1", "Event", "default"))
     assert value not in everything

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import random
 import signal
-from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import partial
 from typing import Any
-
-from rollout_helpers import (
-    ControllerProcess,
-    baseline_hash,
-    cm_volume,
-    configmap,
-    rollouts,
-    secret,
-    template_hash,
-    update_data,
-    wait_until,
-    workload,
-)
 
 from kubeapi.server import KubeAPIServer
 from kubereload.kube.data import DataKind
@@ -27,9 +14,25 @@ from kubereload.rollout.decide import decide
 from kubereload.rollout.digests import DigestStore, data_ref
 from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.workloads import from_object
+from support.controller import (
+    LEASE,
+    baseline_hash,
+    has_rolled,
+    lease_holder,
+    rollouts,
+    template_hash,
+    update_data,
+)
+from support.fixtures import StartController as Start
+from support.objects import cm_volume, configmap, secret, workload
+from support.process import wait_until
 
 AUTO = {"reloader.stakater.com/auto": "true"}
-Start = Callable[..., ControllerProcess]
+
+
+def logged_at(line: str) -> datetime:
+    """The time at the start of a log line (UTC)."""
+    return datetime.fromisoformat(line[:23] + "+00:00")
 
 
 def test_change_rolls_once_and_restart_rolls_nothing(
@@ -39,7 +42,7 @@ def test_change_rolls_once_and_restart_rolls_nothing(
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     api.create(workload("plain", {}, volumes=cm_volume("app")))
     first = controllers("--debounce", "0s")
-    first.synced()
+    first.ready()
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
     assert rollouts(api, "web") == 0
 
@@ -48,24 +51,26 @@ def test_change_rolls_once_and_restart_rolls_nothing(
     rolled = template_hash(api, "web")  # patched before the Event is posted
     assert rolled and rolled != baseline_hash(api, "web")
     assert rollouts(api, "plain") == 0 and baseline_hash(api, "plain") is None
-    first.wait_for("rolled Deployment default/web because ConfigMap app changed")
     assert first.stop() == 0
+    assert "rolled Deployment default/web because ConfigMap app changed" in first.output()
 
     second = controllers("--debounce", "0s")
-    second.synced()
-    second.wait_for(r"compared 1 workloads: 0 to roll, 0 new")
+    # its verdict on the one workload is only in its words: nothing to roll, nothing new
+    second.wait_logged(r"compared 1 workloads: 0 to roll, 0 new")
+    assert rollouts(api, "web") == 1
+    assert second.stop() == 0
     assert rollouts(api, "web") == 1
 
 
 def desired(api: KubeAPIServer, name: str, kind: str = "Deployment") -> str | None:
     """The hash the controller should converge to, computed from the server's objects."""
     store = DigestStore()
-    for obj in api.list("v1", "ConfigMap", "default"):
-        store.keep_keys(data_ref(DataKind.CONFIGMAP, obj))
-        store.put(DataKind.CONFIGMAP, obj)
-    for obj in api.list("v1", "Secret", "default"):
-        store.keep_keys(data_ref(DataKind.SECRET, obj))
-        store.put(DataKind.SECRET, obj)
+    for source in api.list("v1", "ConfigMap", "default"):
+        store.keep_keys(data_ref(DataKind.CONFIGMAP, source))
+        store.put(DataKind.CONFIGMAP, source)
+    for source in api.list("v1", "Secret", "default"):
+        store.keep_keys(data_ref(DataKind.SECRET, source))
+        store.put(DataKind.SECRET, source)
     obj = api.get("apps/v1", kind, "default", name)
     assert obj is not None
     return decide(from_object(KINDS[kind], obj), store).desired
@@ -74,9 +79,13 @@ def desired(api: KubeAPIServer, name: str, kind: str = "Deployment") -> str | No
 def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: Start) -> None:
     for name in ("vol", "proj", "env", "envfrom", "init", "named", "found", "nomatch", "ign"):
         api.create(configmap(name, {"k": "1", "other": "1"}))
-    api.create(configmap("ignored", {"k": "1"}, **{"reloader.stakater.com/ignore": "true"}))
+    api.create(
+        configmap("ignored", {"k": "1"}, annotations={"reloader.stakater.com/ignore": "true"})
+    )
     api.create(secret("sec", {"password": "p1"}))
-    api.create(configmap("matched", {"k": "1"}, **{"reloader.stakater.com/match": "true"}))
+    api.create(
+        configmap("matched", {"k": "1"}, annotations={"reloader.stakater.com/match": "true"})
+    )
     cases = {
         "w-volume": (AUTO, {"volumes": cm_volume("vol")}, "Deployment"),
         "w-projected": (
@@ -131,7 +140,7 @@ def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: St
     for name, (ann, parts, kind) in cases.items():
         api.create(workload(name, ann, kind=kind, **parts))  # type: ignore[arg-type]
     ctl = controllers("--debounce", "0s", "--rate-limit", "0")
-    ctl.synced()
+    ctl.ready()
     kinds = {name: kind for name, (_, _, kind) in cases.items()}
     for name in (
         "w-volume",
@@ -144,7 +153,7 @@ def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: St
         "w-search",
         "w-keys",
     ):
-        wait_until(lambda n=name: baseline_hash(api, n, kinds[n]), what=f"adoption of {name}")
+        wait_until(partial(baseline_hash, api, name, kinds[name]), what=f"adoption of {name}")
 
     # the other key of "found" changes: w-keys must not roll
     update_data(api, "ConfigMap", "found", {"k": "1", "other": "2"})
@@ -163,16 +172,18 @@ def test_every_reference_and_annotation_kind(api: KubeAPIServer, controllers: St
         "w-search",
     }
     for name in rolled:
-        wait_until(lambda n=name: rollouts(api, n) == 1, what=f"rollout of {name}")
+        wait_until(has_rolled(api, name), what=f"rollout of {name}")
         assert template_hash(api, name, kinds[name]) == desired(api, name, kinds[name])
     # a key that counts changes: now w-keys rolls, once
     update_data(api, "ConfigMap", "found", {"k": "2", "other": "2"})
     wait_until(lambda: rollouts(api, "w-keys") == 1, what="rollout of w-keys")
-    ctl.wait_for("rolled Deployment default/w-keys")
     for name in set(cases) - rolled - {"w-keys"}:
         assert rollouts(api, name) == 0, name
         assert template_hash(api, name, kinds[name]) is None
-    assert ctl.log.count("rolled ") == len(rolled) + 1
+    assert ctl.stop() == 0
+    assert "rolled Deployment default/w-keys" in ctl.output()
+    said = [line for line in ctl.lines if "rolled " in line]
+    assert len(said) == len(rolled) + 1, "\n".join(ctl.lines)
 
 
 def test_change_made_while_down_is_rolled_at_start(api: KubeAPIServer, controllers: Start) -> None:
@@ -180,15 +191,17 @@ def test_change_made_while_down_is_rolled_at_start(api: KubeAPIServer, controlle
         api.create(configmap(name, {"k": "1"}))
         api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
     first = controllers("--debounce", "0s")
-    first.synced()
     wait_until(lambda: baseline_hash(api, "w-a") and baseline_hash(api, "w-b"))
     assert first.stop() == 0
     update_data(api, "ConfigMap", "a", {"k": "2"})  # nobody is watching
     second = controllers("--debounce", "0s")
-    second.wait_for(r"compared 2 workloads: 1 to roll, 0 new \(hash recorded\), 1 unchanged")
     wait_until(lambda: rollouts(api, "w-a") == 1)
-    second.wait_for("rolled Deployment default/w-a because ConfigMap a changed while no controller")
     assert template_hash(api, "w-a") == desired(api, "w-a")
+    assert rollouts(api, "w-b") == 0
+    assert second.stop() == 0
+    said = second.output()
+    assert "compared 2 workloads: 1 to roll, 0 new (hash recorded), 1 unchanged" in said
+    assert "rolled Deployment default/w-a because ConfigMap a changed while no controller" in said
     assert rollouts(api, "w-b") == 0
 
 
@@ -205,18 +218,20 @@ def test_a_burst_of_changes_makes_at_most_two_rollouts(
         )
     )
     ctl = controllers("--debounce", "1s")
-    ctl.synced()
     wait_until(lambda: baseline_hash(api, "web"))
     for i in range(1, 6):
         update_data(api, "ConfigMap", "a", {"k": str(i)})
         update_data(api, "Secret", "s", {"k": str(i)})
     # the first change rolls at once; the rest, made while or just after it rolled, once more
     wait_until(lambda: template_hash(api, "web") == desired(api, "web"), what="last state")
-    ctl.wait_for(
+    # that one rollout took in changes of both is said in its words
+    ctl.wait_logged(
         r"rolled Deployment default/web because "
         r"(ConfigMap a|Secret s), (ConfigMap a|Secret s) changed"
     )
-    assert 1 <= rollouts(api, "web") <= 2
+    assert ctl.stop() == 0
+    assert 1 <= ctl.output().count("rolled Deployment default/web") <= 2
+    assert rollouts(api, "web") <= 2
 
 
 def test_rate_limit_spreads_rollouts(api: KubeAPIServer, controllers: Start) -> None:
@@ -225,15 +240,11 @@ def test_rate_limit_spreads_rollouts(api: KubeAPIServer, controllers: Start) -> 
     for name in names:
         api.create(workload(name, AUTO, volumes=cm_volume("shared")))
     ctl = controllers("--debounce", "0s", "--rate-limit", "4", "--rate-burst", "1")
-    ctl.synced()
     wait_until(lambda: all(baseline_hash(api, n) for n in names))
     update_data(api, "ConfigMap", "shared", {"k": "2"})
-    wait_until(lambda: all(rollouts(api, n) == 1 for n in names), timeout=20)
-    times = sorted(
-        datetime.fromisoformat(line[:23] + "+00:00")
-        for line in ctl.lines
-        if "rolled Deployment" in line
-    )
+    wait_until(lambda: all(rollouts(api, n) == 1 for n in names))
+    assert ctl.stop() == 0
+    times = sorted(logged_at(line) for line in ctl.lines if "rolled Deployment" in line)
     assert len(times) == 6
     # 1 at once, then 4 per second: the 6th no sooner than 1.25 s after the first
     assert (times[-1] - times[0]).total_seconds() >= 1.1
@@ -245,25 +256,16 @@ def test_pause_period_holds_a_second_rollout(api: KubeAPIServer, controllers: St
         workload("web", {**AUTO, "kubereload.io/pause-period": "2s"}, volumes=cm_volume("a"))
     )
     ctl = controllers("--debounce", "0s", "--rate-limit", "0")
-    ctl.synced()
     wait_until(lambda: baseline_hash(api, "web"))
     update_data(api, "ConfigMap", "a", {"k": "2"})
     wait_until(lambda: rollouts(api, "web") == 1)
     update_data(api, "ConfigMap", "a", {"k": "3"})
     update_data(api, "ConfigMap", "a", {"k": "4"})
-    wait_until(lambda: rollouts(api, "web") == 2, timeout=10)
-    times = [
-        datetime.fromisoformat(line[:23] + "+00:00")
-        for line in ctl.lines
-        if "rolled Deployment default/web" in line
-    ]
+    wait_until(lambda: rollouts(api, "web") == 2)
+    assert ctl.stop() == 0
+    times = [logged_at(line) for line in ctl.lines if "rolled Deployment default/web" in line]
     assert (times[1] - times[0]).total_seconds() >= 1.9
     assert template_hash(api, "web") == desired(api, "web")
-
-
-def lease_holder(api: KubeAPIServer) -> str:
-    lease = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
-    return str((lease or {}).get("spec", {}).get("holderIdentity") or "")
 
 
 def test_leader_handover_with_one_killed(api: KubeAPIServer, controllers: Start) -> None:
@@ -274,27 +276,36 @@ def test_leader_handover_with_one_killed(api: KubeAPIServer, controllers: Start)
     one, two = controllers(*flags), controllers(*flags)
     holder = wait_until(lambda: lease_holder(api), what="a leader")
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
-    one.synced()
-    two.synced()
-    leader, standby = (one, two) if holder in one.log else (two, one)
-    leader.wait_for(f"{holder} is the leader")
-    assert "is the leader" not in standby.log
+    one.ready()
+    two.ready()
+    # who leads is on the Lease: its holder identity starts with the controller's name
+    leader, standby = (one, two) if one.holds(holder) else (two, one)
+    assert standby.holds(holder) is False and leader.holds(holder)
     update_data(api, "ConfigMap", "a", {"k": "2"})
     wait_until(lambda: rollouts(api, "web") == 1)
 
+    killed_at = datetime.now(UTC)
     leader.stop(signal.SIGKILL)  # no release: the standby must wait the lease out
     update_data(api, "ConfigMap", "a", {"k": "3"})
-    new = wait_until(lambda: lease_holder(api) not in ("", holder) and lease_holder(api))
-    assert new in standby.log
-    wait_until(lambda: rollouts(api, "web") == 2, timeout=10)
+    wait_until(lambda: lease_holder(api) not in ("", holder), what="a new leader")
+    new = lease_holder(api)
+    assert standby.holds(new)
+    wait_until(lambda: rollouts(api, "web") == 2)
     assert template_hash(api, "web") == desired(api, "web")
-    lease = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
+    lease = api.get(*LEASE)
     assert lease is not None and lease["spec"]["leaseTransitions"] == 1
-    # the standby that took over rolled it once, the dead leader never saw the change
-    assert standby.log.count("rolled Deployment default/web") == 1
     assert standby.stop() == 0
-    released = api.get("coordination.k8s.io/v1", "Lease", "default", "kubereload-controller")
+    released = api.get(*LEASE)
     assert released is not None and released["spec"]["holderIdentity"] == ""
+    # read once each has stopped, so every line is in: the leader said so, the standby led
+    # only after the leader was killed, and rolled the change once
+    assert f"{holder} is the leader" in leader.output()
+    took_over = [logged_at(line) for line in standby.lines if "is the leader" in line]
+    assert len(took_over) == 1 and took_over[0] >= killed_at.replace(
+        microsecond=killed_at.microsecond // 1000 * 1000
+    )
+    assert f"{new} is the leader" in standby.output()
+    assert standby.output().count("rolled Deployment default/web") == 1
 
 
 def test_disconnects_and_410_lose_nothing(api: KubeAPIServer, controllers: Start) -> None:
@@ -303,7 +314,6 @@ def test_disconnects_and_410_lose_nothing(api: KubeAPIServer, controllers: Start
         api.create(configmap(name, {"k": "0"}))
         api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
     ctl = controllers("--debounce", "0s", "--rate-limit", "0", "--stall-timeout", "1s")
-    ctl.synced()
     wait_until(lambda: all(baseline_hash(api, f"w-{n}") for n in names))
     rng = random.Random(5)
     changed: set[str] = set()
@@ -322,20 +332,20 @@ def test_disconnects_and_410_lose_nothing(api: KubeAPIServer, controllers: Start
         else:
             api.unstall_watches()
     api.unstall_watches()
+
+    def converged(n: str) -> bool:
+        if n in changed:
+            return (
+                template_hash(api, f"w-{n}") == desired(api, f"w-{n}")
+                and rollouts(api, f"w-{n}") > 0
+            )
+        return rollouts(api, f"w-{n}") == 0
+
     for name in names:
         try:
-            wait_until(
-                lambda n=name: (
-                    template_hash(api, f"w-{n}") == desired(api, f"w-{n}")
-                    and rollouts(api, f"w-{n}")
-                    if n in changed
-                    else rollouts(api, f"w-{n}") == 0
-                ),
-                timeout=30,
-                what=f"w-{name} converged",
-            )
+            wait_until(partial(converged, name), what=f"w-{name} converged")
         except AssertionError as err:
-            raise AssertionError(f"{err}; controller log:\n{ctl.log[-6000:]}") from None
+            raise AssertionError(f"{err}; controller log:\n{ctl.output()[-6000:]}") from None
     for name in changed:  # a rollout per change at most, never one twice
         assert 1 <= rollouts(api, f"w-{name}") <= 8
     assert not {n for n in names if n not in changed and template_hash(api, f"w-{n}")}
@@ -365,7 +375,6 @@ def test_namespace_and_resource_selection(api: KubeAPIServer, controllers: Start
         "--debounce",
         "0s",
     )
-    ctl.synced()
 
     def meta_hash(ns: str, name: str) -> str | None:
         obj = api.get("apps/v1", "Deployment", ns, name)
@@ -380,9 +389,11 @@ def test_namespace_and_resource_selection(api: KubeAPIServer, controllers: Start
         cm["data"], other["data"] = {"k": "2"}, {"k": "2"}
         api.update(cm)
         api.update(other)
-    ctl.wait_for("rolled Deployment shop/web because ConfigMap a changed")
+    wait_until(lambda: rollouts(api, "web", namespace="shop") == 1, what="shop/web rolled")
+    assert ctl.stop() == 0
+    assert "rolled Deployment shop/web because ConfigMap a changed" in ctl.output()
     # ops is ignored, lab is not watched, and "b" lacks the label: only shop/web rolled
-    assert ctl.log.count("rolled ") == 1
+    assert ctl.output().count("rolled ") == 1
     assert meta_hash("ops", "web") is None and meta_hash("lab", "web") is None
 
 
@@ -399,14 +410,19 @@ def test_namespace_selector(api: KubeAPIServer, controllers: Start) -> None:
         api.create(in_namespace(configmap("a", {"k": "1"}), ns))
         api.create(in_namespace(workload("web", AUTO, volumes=cm_volume("a")), ns))
     ctl = controllers("--namespace-selector", "reload:on", "--debounce", "0s")  # Reloader's syntax
-    ctl.wait_for(r"compared 1 workloads: 0 to roll, 1 new")
+    wait_until(lambda: baseline_hash(api, "web", namespace="yes"), what="adoption in yes")
     for ns in ("no", "yes"):
         cm = api.get("v1", "ConfigMap", ns, "a")
         assert cm is not None
         cm["data"] = {"k": "2"}
         api.update(cm)
-    ctl.wait_for("rolled Deployment yes/web because ConfigMap a changed")
-    assert "no/web" not in ctl.log
+    wait_until(lambda: rollouts(api, "web", namespace="yes") == 1, what="yes/web rolled")
+    assert ctl.stop() == 0
+    said = ctl.output()
+    assert "compared 1 workloads: 0 to roll, 1 new" in said
+    assert "rolled Deployment yes/web because ConfigMap a changed" in said
+    assert "no/web" not in said
+    assert baseline_hash(api, "web", namespace="no") is None
 
 
 def finish_rollout(api: KubeAPIServer, name: str) -> None:
@@ -431,7 +447,6 @@ def test_max_concurrent_waits_for_rollouts_to_finish(
     for name in names:
         api.create(workload(name, AUTO, volumes=cm_volume("shared")))
     ctl = controllers("--debounce", "0s", "--rate-limit", "0", "--max-concurrent-rollouts", "1")
-    ctl.synced()
     wait_until(lambda: all(baseline_hash(api, n) for n in names))
     update_data(api, "ConfigMap", "shared", {"k": "2"})
     done: list[str] = []
@@ -441,11 +456,12 @@ def test_max_concurrent_waits_for_rollouts_to_finish(
         )
         assert len(rolled) == 1, f"more than one rolling at once: {rolled}"
         # while it rolls, nothing else starts (its status still says in progress)
-        ctl.wait_for(r"rolled Deployment", count=len(done) + 1)
-        assert ctl.log.count("rolled Deployment") == len(done) + 1
+        assert sum(1 for n in names if rollouts(api, n)) == len(done) + 1
         finish_rollout(api, rolled[0])
         done.append(rolled[0])
     assert sorted(done) == names
+    assert ctl.stop() == 0
+    assert ctl.output().count("rolled Deployment") == len(names)
 
 
 def test_change_racing_adoption_still_rolls(api: KubeAPIServer, controllers: Start) -> None:
@@ -453,10 +469,12 @@ def test_change_racing_adoption_still_rolls(api: KubeAPIServer, controllers: Sta
     for name in names:
         api.create(configmap(name, {"k": "1"}))
         api.create(workload(f"w-{name}", AUTO, volumes=cm_volume(name)))
-    ctl = controllers("--debounce", "0s", "--rate-limit", "0")
-    ctl.synced()  # every workload was first seen with k=1: that is what its pods run
+    controllers("--debounce", "0s", "--rate-limit", "0")
+    # The first adoption PATCH is sent only after the controller compared every workload (one
+    # synchronous pass): each was first seen with k=1, which is what its pods run.
+    wait_until(lambda: any(method == "PATCH" for method, _ in api.request_log), what="adoption")
     for name in names:
         update_data(api, "ConfigMap", name, {"k": "2"})
     for name in names:
-        wait_until(lambda n=name: rollouts(api, f"w-{n}") == 1, what=f"w-{name} rolled")
+        wait_until(has_rolled(api, f"w-{name}"), what=f"w-{name} rolled")
         assert template_hash(api, f"w-{name}") == desired(api, f"w-{name}")

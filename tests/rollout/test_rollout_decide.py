@@ -42,7 +42,7 @@ def workload(
 
 def put_cm(store: DigestStore, name: str, data: dict[str, str], **ann: str) -> None:
     store.put(
-        "ConfigMap",
+        DataKind.CONFIGMAP,
         {"metadata": {"name": name, "namespace": "ns", "annotations": ann}, "data": data},
     )
 

@@ -7,9 +7,10 @@ import signal
 from typing import Any
 
 import pytest
-from rollout_helpers import ControllerProcess, wait_until
 
 from kubeapi.cluster import Cluster
+from support.controller import Controller
+from support.process import wait_until
 
 pytestmark = pytest.mark.e2e
 HASH = "kubereload.io/config-hash"
@@ -49,6 +50,14 @@ def hashes(cluster: Cluster, name: str) -> tuple[str | None, str | None]:
     return meta, template.get(HASH)
 
 
+def reloaded_events(cluster: Cluster, name: str) -> list[dict[str, Any]]:
+    return [
+        e
+        for e in cluster.list("v1", "Event")
+        if e["involvedObject"]["name"] == name and e["reason"] == "Reloaded"
+    ]
+
+
 def test_a_configmap_change_rolls_its_deployment_and_a_restart_rolls_nothing(
     cluster: Cluster,
 ) -> None:
@@ -63,32 +72,37 @@ def test_a_configmap_change_rolls_its_deployment_and_a_restart_rolls_nothing(
     )
     cluster.create(deployment("e2e-web", "e2e-cfg"))
     flags = ("--namespace", ns, "--debounce", "0s")
-    first = ControllerProcess(cluster.kubeconfig, *flags)
+    first = Controller(cluster.kubeconfig, *flags)
     try:
-        first.wait_for(r"compared \d+ workloads", timeout=60)
-        adopted, before = wait_until(
-            lambda: hashes(cluster, "e2e-web")[0] and hashes(cluster, "e2e-web"),
+        first.ready(timeout=60)
+        wait_until(
+            lambda: hashes(cluster, "e2e-web")[0],
             timeout=60,
             what="the hash recorded on the Deployment",
         )
+        adopted, before = hashes(cluster, "e2e-web")
         assert before is None  # adopting a workload restarts nothing
 
         cm = cluster.get("v1", "ConfigMap", None, "e2e-cfg")
         assert cm is not None
         cm["data"] = {"LEVEL": "verbose-e2e-7f3a"}
         cluster.update(cm)
-        first.wait_for(
-            f"rolled Deployment {ns}/e2e-web because ConfigMap e2e-cfg changed", timeout=60
+        rolled = wait_until(
+            lambda: hashes(cluster, "e2e-web")[1], timeout=60, what="the pod template patched"
         )
-        rolled = hashes(cluster, "e2e-web")[1]
         assert rolled is not None and rolled != adopted
-        assert "verbose-e2e-7f3a" not in first.log  # ConfigMap values never logged
+        # the Event follows the log line: once it is there, so is the line
+        wait_until(lambda: reloaded_events(cluster, "e2e-web"), timeout=60, what="the Event")
     finally:
         first.stop(signal.SIGTERM)
+    said = first.output()
+    assert f"rolled Deployment {ns}/e2e-web because ConfigMap e2e-cfg changed" in said
+    assert "verbose-e2e-7f3a" not in said  # ConfigMap values never logged
 
-    second = ControllerProcess(cluster.kubeconfig, *flags)
+    second = Controller(cluster.kubeconfig, *flags)
     try:
-        second.wait_for(r"compared 1 workloads: 0 to roll, 0 new", timeout=60)
+        # its verdict (nothing to roll) is only in its words
+        second.wait_logged(r"compared 1 workloads: 0 to roll, 0 new", timeout=60)
         assert hashes(cluster, "e2e-web")[1] == rolled
     finally:
         second.stop(signal.SIGTERM)

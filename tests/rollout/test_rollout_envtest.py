@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from rollout_helpers import ControllerProcess, wait_until
 
+from support.controller import HASH, Controller
 from support.controlplane import ControlPlane
+from support.process import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,9 +70,14 @@ def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
     first = wait_until(lambda: replica_sets(plane, ns), timeout=60, what="the first ReplicaSet")
     assert len(first) == 1
 
-    controller = ControllerProcess(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
+    controller = Controller(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
+    web = f"/apis/apps/v1/namespaces/{ns}/deployments/web"
     try:
-        controller.wait_for(r"compared \d+ workloads", timeout=60)
+        wait_until(
+            lambda: HASH in (plane.ok("GET", web)["metadata"].get("annotations") or {}),
+            timeout=60,
+            what="the workload adopted",
+        )
         assert len(replica_sets(plane, ns)) == 1  # adopting the workload rolled nothing
         plane.ok(
             "PUT",
@@ -84,6 +90,6 @@ def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
             what="a second ReplicaSet",
         )
         assert rolled
-        assert "Forbidden" not in controller.log and "403" not in controller.log
     finally:
         controller.stop(signal.SIGTERM)
+    assert "Forbidden" not in controller.output() and "403" not in controller.output()

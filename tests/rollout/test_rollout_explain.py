@@ -1,5 +1,6 @@
 """explain tells which objects a workload depends on, through what, and what a change would do."""
 
+from kubereload.kube.data import DataKind
 from kubereload.rollout.annotations import Reading
 from kubereload.rollout.decide import Outcome
 from kubereload.rollout.digests import DigestStore
@@ -47,7 +48,7 @@ WEB = {
 def test_explain_names_dependencies_routes_and_verdict() -> None:
     store = DigestStore()
     store.put(
-        "ConfigMap",
+        DataKind.CONFIGMAP,
         {"metadata": {"name": "web-config", "namespace": "shop"}, "data": {"web.yaml": "a: 1"}},
     )
     text, decision = explain(from_object(KINDS["Deployment"], WEB), store)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kubereload.kube.data import DataKind
 from kubereload.rollout.kinds import KINDS
 from kubereload.rollout.patches import (
     MERGE,
@@ -30,11 +31,11 @@ NOW = datetime(2026, 11, 22, 4, 30, 0, tzinfo=UTC)
     ],
 )
 def test_env_var_names_follow_reloader(name: str, expected: str) -> None:
-    assert env_var_name(name, "ConfigMap") == expected
+    assert env_var_name(name, DataKind.CONFIGMAP) == expected
 
 
 def test_env_var_name_for_secret() -> None:
-    assert env_var_name("db-creds", "Secret") == "STAKATER_DB_CREDS_SECRET"
+    assert env_var_name("db-creds", DataKind.SECRET) == "STAKATER_DB_CREDS_SECRET"
 
 
 def test_adopt_touches_metadata_only() -> None:
@@ -44,7 +45,7 @@ def test_adopt_touches_metadata_only() -> None:
 
 
 def test_default_strategy_patches_template_annotations() -> None:
-    trig = Trigger("ConfigMap", "ns", "app", "d1g3st")
+    trig = Trigger(DataKind.CONFIGMAP, "ns", "app", "d1g3st")
     patch = rollout_patch(KINDS["Deployment"], "h1", triggers=[trig], containers=["app"], now=NOW)
     assert patch.content_type == STRATEGIC
     annotations = patch.body["spec"]["template"]["metadata"]["annotations"]
@@ -62,7 +63,10 @@ def test_default_strategy_patches_template_annotations() -> None:
 
 
 def test_env_vars_strategy_merges_into_every_container_by_name() -> None:
-    triggers = [Trigger("Secret", "ns", "db", "s1"), Trigger("ConfigMap", "ns", "app", "c1")]
+    triggers = [
+        Trigger(DataKind.SECRET, "ns", "db", "s1"),
+        Trigger(DataKind.CONFIGMAP, "ns", "app", "c1"),
+    ]
     patch = rollout_patch(
         KINDS["StatefulSet"], "h2", strategy="env-vars", triggers=triggers, containers=["a", "b"]
     )

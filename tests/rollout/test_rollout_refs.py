@@ -1,5 +1,6 @@
 """Every way a pod template can use a ConfigMap or Secret is found, with where it is used."""
 
+from kubereload.kube.data import DataKind
 from kubereload.rollout.refs import Reference, extract_references, referenced
 
 POD = {
@@ -62,8 +63,8 @@ def test_every_reference_kind_is_found() -> None:
         ("Secret", "db-creds", 'env PASSWORD of container "app"'),
         ("ConfigMap", "env-cm", 'envFrom of container "app"'),
     ]
-    assert referenced(refs, "ConfigMap") == {"app-config", "proj-cm", "levels", "env-cm"}
-    assert referenced(refs, "Secret") == {"db-creds", "proj-secret", "init-env"}
+    assert referenced(refs, DataKind.CONFIGMAP) == {"app-config", "proj-cm", "levels", "env-cm"}
+    assert referenced(refs, DataKind.SECRET) == {"db-creds", "proj-secret", "init-env"}
 
 
 def test_env_key_refs_carry_their_key() -> None:
@@ -80,7 +81,7 @@ def test_sub_path_mounts_are_marked() -> None:
             {"name": "i", "volumeMounts": [{"name": "v", "mountPath": "/x", "subPathExpr": "$(P)"}]}
         ],
     }
-    assert extract_references(pod) == [Reference("ConfigMap", "c", 'volume "v"', None, True)]
+    assert extract_references(pod) == [Reference(DataKind.CONFIGMAP, "c", 'volume "v"', None, True)]
 
 
 def test_malformed_or_empty_specs_yield_nothing() -> None:

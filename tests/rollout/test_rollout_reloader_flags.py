@@ -2,44 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from rollout_helpers import (
-    ControllerProcess,
-    baseline_hash,
-    cm_volume,
-    configmap,
-    cronjob,
-    rollouts,
-    secret,
-    update_data,
-    wait_until,
-    workload,
-)
-
 from kubeapi.server import KubeAPIServer
+from support.controller import Controller, baseline_hash, has_rolled, rollouts, update_data
+from support.fixtures import StartController as Start
+from support.objects import cm_volume, configmap, cronjob, secret, workload
+from support.process import wait_until
 
 AUTO = {"reloader.stakater.com/auto": "true"}
-Start = Callable[..., ControllerProcess]
 
 
 def test_rate_limit_zero_means_no_limit(api: KubeAPIServer, controllers: Start) -> None:
     api.create(configmap("app", {"k": "0"}))
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     proc = controllers("--rate-limit", "0")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
     for n in range(1, 5):
         update_data(api, "ConfigMap", "app", {"k": str(n)})
-        wait_until(lambda n=n: rollouts(api, "web") == n, what=f"rollout {n}")
+        wait_until(has_rolled(api, "web", n), what=f"rollout {n}")
 
 
-def both_roll(api: KubeAPIServer, proc: ControllerProcess, rolled: str, kept: str) -> None:
+def both_roll(api: KubeAPIServer, proc: Controller, rolled: str, kept: str) -> None:
     """After a change to ConfigMap app: ``rolled`` rolls, ``kept`` does not (it is judged in
     the same pass: once ``rolled`` has rolled, a rollout of ``kept`` would be logged too)."""
-    proc.wait_for(f"rolled Deployment default/{rolled} because")
-    assert f"rolled Deployment default/{kept}" not in proc.log
+    wait_until(lambda: rollouts(api, rolled) >= 1, what=f"{rolled} rolled")
+    # its Reloaded Event is posted after its "rolled" line
+    assert f"rolled Deployment default/{rolled} because" in proc.output()
+    assert f"rolled Deployment default/{kept}" not in proc.output()
     assert rollouts(api, kept) == 0
 
 
@@ -52,7 +43,7 @@ def test_auto_false_opts_out_even_under_auto_reload_all(
         workload("legacy", {"reloader.stakater.com/auto": "false"}, volumes=cm_volume("app"))
     )
     proc = controllers("--auto-reload-all", "--debounce", "0s")
-    proc.wait_for(r"compared 1 workloads: 0 to roll, 1 new")  # legacy is not a candidate
+    proc.wait_logged(r"compared 1 workloads: 0 to roll, 1 new")  # legacy is not a candidate
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     both_roll(api, proc, "web", "legacy")
@@ -61,9 +52,8 @@ def test_auto_false_opts_out_even_under_auto_reload_all(
 
 def test_an_invalid_selector_is_one_error_at_start(controllers: Start) -> None:
     proc = controllers("--namespace-selector", "team:a,bad key:x")
-    proc.proc.wait(30)
-    assert proc.stop() == 2
-    assert "--namespace-selector: 'bad key:x' is not a requirement" in proc.log
+    assert proc.wait(30) == 2
+    assert "--namespace-selector: 'bad key:x' is not a requirement" in proc.output()
 
 
 def test_deleting_and_recreating_rolls_nothing_by_default(
@@ -74,7 +64,7 @@ def test_deleting_and_recreating_rolls_nothing_by_default(
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     api.create(workload("probe", AUTO, volumes=cm_volume("other")))
     proc = controllers("--debounce", "0s")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "probe"))
     api.delete("v1", "ConfigMap", "default", "app")
     api.create(configmap("app", {"k": "0"}))  # re-created, same content
@@ -92,7 +82,7 @@ def test_reload_on_delete_and_on_create(api: KubeAPIServer, controllers: Start) 
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     api.create(workload("late", AUTO, volumes=cm_volume("later")))  # not there yet
     proc = controllers("--debounce", "0s", "--reload-on-delete", "--reload-on-create=true")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "late"))
     api.delete("v1", "ConfigMap", "default", "app")
     wait_until(lambda: rollouts(api, "web") == 1, what="rollout on delete")
@@ -123,18 +113,21 @@ def test_resources_workload_types_and_namespaces_to_ignore(
         "--ignored-workload-types=statefulsets,cronjobs",
         "--namespaces-to-ignore=quiet,elsewhere",
     )
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
-    assert "statefulsets" not in proc.log and "secrets all namespaces" not in proc.log
+    assert "statefulsets" not in proc.output()
+    assert "secrets all namespaces" not in proc.output()
     update_data(api, "Secret", "creds", {"p": "1"})
     for ns in ("quiet", "default"):
         cm = api.get("v1", "ConfigMap", ns, "app")
         assert cm is not None
         cm["data"] = {"k": "1"}
         api.update(cm)
-    proc.wait_for("rolled Deployment default/web because ConfigMap app changed")
+    wait_until(has_rolled(api, "web"), what="web rolled")
     assert rollouts(api, "vault") == 0 and baseline_hash(api, "vault") is None
-    assert "StatefulSet default/db" not in proc.log and "quiet/web" not in proc.log
+    assert proc.stop() == 0
+    assert "rolled Deployment default/web because ConfigMap app changed" in proc.output()
+    assert "StatefulSet default/db" not in proc.output() and "quiet/web" not in proc.output()
 
 
 def test_annotation_names_follow_reloaders_flags(api: KubeAPIServer, controllers: Start) -> None:
@@ -142,7 +135,7 @@ def test_annotation_names_follow_reloaders_flags(api: KubeAPIServer, controllers
     api.create(workload("web", {"example.com/auto": "true"}, volumes=cm_volume("app")))
     api.create(workload("old", AUTO, volumes=cm_volume("app")))  # the renamed default
     proc = controllers("--debounce", "0s", "--auto-annotation", "example.com/auto")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "web"), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     both_roll(api, proc, "web", "old")
@@ -167,11 +160,11 @@ def test_a_cronjob_gets_the_new_config_for_its_next_run(
     api.create(configmap("app", {"k": "0"}))
     api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
     proc = controllers("--debounce", "0s")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     wait_until(lambda: cron_template_hash(api, "report"), what="job template patched")
-    proc.wait_for("rolled CronJob default/report because ConfigMap app changed")
+    proc.wait_logged("rolled CronJob default/report because ConfigMap app changed")
     obj = api.get("batch/v1", "CronJob", "default", "report")
     assert obj is not None and obj["spec"]["schedule"] == "0 3 * * *"  # the rest untouched
     assert jobs(api) == []  # nothing runs out of schedule
@@ -181,7 +174,7 @@ def test_cronjob_job_now_starts_a_job_like_reloader(api: KubeAPIServer, controll
     api.create(configmap("app", {"k": "0"}))
     api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
     proc = controllers("--debounce", "0s", "--cronjob-job-now")
-    proc.synced()
+    proc.ready()
     wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     started = wait_until(lambda: jobs(api), what="a Job")

@@ -73,7 +73,7 @@ def test_index_follows_add_update_delete() -> None:
     assert old is not None
     assert index.users(a) == {("StatefulSet", "default", "db")}
     assert index.users(b) == {("Deployment", "default", "web"), ("StatefulSet", "default", "db")}
-    index.remove(("StatefulSet", "default", "db"))
+    index.remove(ObjectRef("StatefulSet", "default", "db"))
     assert index.users(a) == set()
     assert index.users(b) == {("Deployment", "default", "web")}
     assert len(index) == 1

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from cli.krproc import Proc, http_get, kubereload, listen_port
 from kubereload.server import HealthRegistry, Registry, StatusServer
 from kubereload.server.http import ServerLimits
+from support.process import Proc, http_get, kubereload
 
 HALF = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
 
@@ -58,7 +58,7 @@ def _reset(sock: socket.socket) -> None:
 def watch(tmp_path: Path) -> Iterator[tuple[Proc, int]]:
     proc = kubereload("watch", "--dir", str(tmp_path), "--exec", "true", "--listen", "127.0.0.1:0")
     try:
-        yield proc, listen_port(proc)
+        yield proc, proc.listening_port()
     finally:
         proc.stop()
 
@@ -151,7 +151,7 @@ def test_client_resets_are_one_debug_line_and_json_logs_stay_json(tmp_path: Path
         *["--log-format", "json", "--log-level", "debug"],
     )
     try:
-        port = int(proc.wait_for(r'"message": "serving /healthz.* on [\d.]+:(\d+)"').group(1))
+        port = proc.listening_port()
         for _ in range(5):
             _reset(_connect(port, HALF))
             _reset(_connect(port))

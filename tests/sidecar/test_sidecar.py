@@ -11,7 +11,7 @@ import pytest
 from kubereload.actions import ExecOptions, SignalOptions, WebhookOptions
 from kubereload.sidecar import ReloadOptions, Sidecar, SidecarOptions
 from kubereload.volume import AtomicWriter
-from webhook_receiver import Receiver
+from support.webhook import Receiver
 
 
 def test_options_in_a_running_reloader_out(tmp_path: Path, receiver: Receiver) -> None:

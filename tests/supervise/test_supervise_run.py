@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from cli.krproc import kubereload, wait_until
 from kubereload.volume import AtomicWriter
+from support.process import http_get, kubereload, wait_until
 
 PY = sys.executable
 
-# A child that reloads its config on SIGHUP and reports every signal it gets.
+# A child that reloads its config on SIGHUP and reports every signal it gets: to the file named
+# by $EVENTS, one line each, which the tests wait on.
 APP = """
 import os, signal, sys, threading
 config = sys.argv[1] if len(sys.argv) > 1 else None
+def say(line):
+    with open(os.environ["EVENTS"], "a") as events:
+        events.write(line + "\\n")
 def load():
     text = open(config).read().strip() if config else "-"
-    print(f"pid {os.getpid()} loaded {text}", flush=True)
+    say(f"pid {os.getpid()} loaded {text}")
 def on_signal(signum, frame):
     name = signal.Signals(signum).name
-    print(f"got {name}", flush=True)
+    say(f"got {name}")
     if signum == signal.SIGHUP:
         load()
     if signum == signal.SIGTERM:
@@ -43,6 +48,39 @@ def app(tmp_path: Path) -> Path:
     return path
 
 
+class Events:
+    """The lines a child wrote to its events file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.env = {"EVENTS": str(path)}
+
+    def lines(self) -> list[str]:
+        return self.path.read_text().splitlines() if self.path.exists() else []
+
+    def wait(self, pattern: str, count: int = 1) -> re.Match[str]:
+        """Wait until ``count`` lines match; the last match."""
+        regex = re.compile(pattern)
+
+        def hits() -> list[re.Match[str]]:
+            return [m for line in self.lines() if (m := regex.search(line))]
+
+        wait_until(
+            lambda: len(hits()) >= count,
+            what=f"{count} line(s) matching {pattern!r} in {self.path}",
+        )
+        return hits()[count - 1]
+
+
+@pytest.fixture
+def events(tmp_path: Path) -> Events:
+    return Events(tmp_path / "events")
+
+
+def metric(port: int, line: str) -> bool:
+    return line in http_get(f"http://127.0.0.1:{port}/metrics")[1].splitlines()
+
+
 def test_exit_code_is_the_childs(tmp_path: Path) -> None:
     assert kubereload("run", "--", PY, "-c", "raise SystemExit(7)").wait() == 7
     killed = kubereload("run", "--", PY, "-c", "import os, signal; os.kill(os.getpid(), 9)")
@@ -52,16 +90,16 @@ def test_exit_code_is_the_childs(tmp_path: Path) -> None:
     assert "cannot start /nonexistent/program" in missing.output()
 
 
-def test_signals_are_forwarded(app: Path) -> None:
-    proc = kubereload("run", "--", PY, str(app), env={"EXIT_ON_TERM": "3"})
+def test_signals_are_forwarded(app: Path, events: Events) -> None:
+    proc = kubereload("run", "--", PY, str(app), env={"EXIT_ON_TERM": "3", **events.env})
     try:
-        proc.wait_for(r"loaded -")
+        events.wait(r"loaded -")
         for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP, signal.SIGQUIT):
             proc.signal(sig)
-            proc.wait_for(f"got {sig.name}")
+            events.wait(f"got {sig.name}")
         proc.signal(signal.SIGTERM)
-        proc.wait_for("got SIGTERM")
         assert proc.wait() == 3
+        events.wait("got SIGTERM")
     finally:
         proc.stop()
 
@@ -71,7 +109,7 @@ def test_orphaned_grandchildren_are_reaped(tmp_path: Path) -> None:
     # kubereload (PID 1 in a container; a subreaper here), which must reap it when it exits.
     script = tmp_path / "spawner.py"
     script.write_text(
-        "import os, signal\n"
+        "import os, signal, sys\n"
         "r, w = os.pipe()\n"
         "signal.signal(signal.SIGUSR1, lambda *a: os.write(w, b'x'))\n"
         "if os.fork() == 0:\n"
@@ -81,13 +119,14 @@ def test_orphaned_grandchildren_are_reaped(tmp_path: Path) -> None:
         "        os._exit(0)\n"
         "    os._exit(0)\n"
         "os.wait()\n"
-        "print('orphan ready', flush=True)\n"
+        "open(sys.argv[1], 'w').close()\n"  # the orphan is ready
         "while True:\n"
         "    signal.pause()\n"
     )
-    proc = kubereload("run", "--", PY, str(script))
+    ready = tmp_path / "orphan-ready"
+    proc = kubereload("run", "--", PY, str(script), str(ready))
     try:
-        proc.wait_for("orphan ready")
+        wait_until(ready.exists, what="the orphan started")
         kids = _children(proc.pid)
         assert len(kids) == 2, kids  # the child, and the adopted orphan
         child, orphan = sorted(kids, key=_start_time)
@@ -110,7 +149,9 @@ def _start_time(pid: int) -> int:
     return int(stat[stat.rfind(")") + 2 :].split()[19])
 
 
-def test_a_change_sends_the_reload_signal_after_validation(app: Path, tmp_path: Path) -> None:
+def test_a_change_sends_the_reload_signal_after_validation(
+    app: Path, tmp_path: Path, events: Events
+) -> None:
     volume = tmp_path / "config"
     writer = AtomicWriter(volume)
     writer.write({"app.conf": "v1"})
@@ -120,39 +161,49 @@ def test_a_change_sends_the_reload_signal_after_validation(app: Path, tmp_path: 
         str(volume),
         "--validate",
         f"grep -qv broken {volume}/app.conf",
+        "--listen",
+        "127.0.0.1:0",
         "--",
         PY,
         str(app),
         str(volume / "app.conf"),
+        env=events.env,
     )
     try:
-        first = proc.wait_for(r"pid (\d+) loaded v1")
-        proc.wait_for("watching")
+        first = events.wait(r"pid (\d+) loaded v1")
+        port = proc.listening_port()
+        proc.wait_watching(volume)
         writer.write({"app.conf": "v2"})
-        proc.wait_for("got SIGHUP")
-        second = proc.wait_for(r"pid (\d+) loaded v2")
+        events.wait("got SIGHUP")
+        second = events.wait(r"pid (\d+) loaded v2")
         assert first.group(1) == second.group(1)  # the same process, reloaded in place
         writer.write({"app.conf": "broken"})
-        proc.wait_for("not reloading after change")
+        wait_until(lambda: metric(port, 'kubereload_reloads_total{result="invalid"} 1'))
         writer.write({"app.conf": "v3"})
-        proc.wait_for(r"loaded v3")
-        assert "loaded broken" not in proc.output()
-        assert proc.output().count("got SIGHUP") == 2
+        events.wait(r"loaded v3")
+        assert not [x for x in events.lines() if "loaded broken" in x]
+        assert events.lines().count("got SIGHUP") == 2
     finally:
         proc.stop()
     assert proc.popen.returncode == 0
+    assert "not reloading after change" in proc.output()
 
 
-def test_restart_mode_replaces_the_child_and_kills_a_stubborn_one(tmp_path: Path) -> None:
+def test_restart_mode_replaces_the_child_and_kills_a_stubborn_one(
+    tmp_path: Path, events: Events
+) -> None:
     volume = tmp_path / "config"
     writer = AtomicWriter(volume)
     writer.write({"app.conf": "v1"})
     stubborn = tmp_path / "stubborn.py"
     stubborn.write_text(
         "import os, signal, sys\n"
-        "signal.signal(signal.SIGTERM, lambda *a: print('ignoring TERM', flush=True))\n"
-        f"print('pid', os.getpid(), 'loaded', open({str(volume / 'app.conf')!r}).read(),"
-        " flush=True)\n"
+        "def say(line):\n"
+        "    with open(os.environ['EVENTS'], 'a') as events:\n"
+        "        events.write(line + '\\n')\n"
+        "signal.signal(signal.SIGTERM, lambda *a: say('ignoring TERM'))\n"
+        f"config = {str(volume / 'app.conf')!r}\n"
+        "say('pid %d loaded %s' % (os.getpid(), open(config).read()))\n"
         "while True:\n"
         "    signal.pause()\n"
     )
@@ -163,19 +214,22 @@ def test_restart_mode_replaces_the_child_and_kills_a_stubborn_one(tmp_path: Path
         "--restart",
         "--stop-timeout",
         "300ms",
+        "--listen",
+        "127.0.0.1:0",
         "--",
         PY,
         str(stubborn),
+        env=events.env,
     )
     try:
-        first = int(proc.wait_for(r"pid (\d+) loaded v1").group(1))
-        proc.wait_for("watching")
+        first = int(events.wait(r"pid (\d+) loaded v1").group(1))
+        port = proc.listening_port()
+        proc.wait_watching(volume)
         writer.write({"app.conf": "v2"})
-        proc.wait_for("ignoring TERM")
-        proc.wait_for("did not stop within 0.3s: SIGKILL")
-        second = int(proc.wait_for(r"pid (\d+) loaded v2").group(1))
+        events.wait("ignoring TERM")
+        second = int(events.wait(r"pid (\d+) loaded v2").group(1))
         assert second != first and not Path(f"/proc/{first}").exists()
-        proc.wait_for(r"reloaded after change")
+        wait_until(lambda: metric(port, 'kubereload_reloads_total{result="success"} 1'))
         # the stop signal and SIGKILL were part of a restart: kubereload keeps running, and
         # exits only when the new child dies (with its code)
         assert proc.popen.poll() is None
@@ -183,24 +237,29 @@ def test_restart_mode_replaces_the_child_and_kills_a_stubborn_one(tmp_path: Path
         assert proc.wait() == 128 + signal.SIGKILL
     finally:
         proc.stop()
+    said = proc.output()
+    assert "did not stop within 0.3s: SIGKILL" in said
+    assert "reloaded after change" in said
 
 
-def test_restart_mode_stops_gracefully_when_the_child_obeys(app: Path, tmp_path: Path) -> None:
+def test_restart_mode_stops_gracefully_when_the_child_obeys(
+    app: Path, tmp_path: Path, events: Events
+) -> None:
     volume = tmp_path / "config"
     writer = AtomicWriter(volume)
     writer.write({"app.conf": "v1"})
     proc = kubereload(
         "run", "--file", str(volume / "app.conf"), "--restart",
-        "--", PY, str(app), str(volume / "app.conf"),
+        "--", PY, str(app), str(volume / "app.conf"), env=events.env,
     )  # fmt: skip
     try:
-        first = proc.wait_for(r"pid (\d+) loaded v1").group(1)
-        proc.wait_for("watching")
+        first = events.wait(r"pid (\d+) loaded v1").group(1)
+        proc.wait_watching(volume)  # a file is watched through its folder
         writer.write({"app.conf": "v2"})
-        proc.wait_for("got SIGTERM")
-        second = proc.wait_for(r"pid (\d+) loaded v2").group(1)
+        events.wait("got SIGTERM")
+        second = events.wait(r"pid (\d+) loaded v2").group(1)
         assert second != first
-        assert "SIGKILL" not in proc.output()
     finally:
         proc.stop()
+    assert "SIGKILL" not in proc.output()
     assert proc.popen.returncode == 0  # SIGTERM forwarded, the child exited 0

@@ -4,37 +4,18 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from cli.krproc import Proc, http_get, kubereload, listen_port, wait_until
 from kubeapi.server import KubeAPIServer
 from kubereload.volume import read_snapshot
-from webhook_receiver import Receiver
+from support.objects import configmap, secret
+from support.process import Proc, http_get, kubereload, wait_until
+from support.webhook import Receiver
 
 SECRET_VALUE = "hunter2-do-not-log-me"
-
-
-def configmap(
-    name: str, data: dict[str, str], namespace: str = "default", **labels: str
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": {"name": name, "namespace": namespace, "labels": labels},
-        "data": data,
-    }
-
-
-def secret(name: str, data: dict[str, bytes], namespace: str = "default") -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {k: base64.b64encode(v).decode() for k, v in data.items()},
-    }
 
 
 def sync(kubeconfig: Path, *args: str) -> Proc:
@@ -46,12 +27,12 @@ def files(directory: Path) -> dict[str, bytes]:
 
 
 def test_change_swaps_files_then_calls_webhook(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
     api.create(configmap("app", {"app.yaml": "message: one\n", "extra": "x"}))
     target = tmp_path / "config"
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--configmap",
         "app",
         "--dir",
@@ -62,7 +43,7 @@ def test_change_swaps_files_then_calls_webhook(
         "127.0.0.1:0",
     )
     try:
-        port = listen_port(proc)
+        port = proc.listening_port()
         metrics_url = f"http://127.0.0.1:{port}/metrics"
         receiver.wait_calls(1)  # the first write changed an empty directory
         assert files(target) == {"app.yaml": b"message: one\n", "extra": b"x"}
@@ -78,8 +59,8 @@ def test_change_swaps_files_then_calls_webhook(
         assert not (target / first).exists()  # the old version is cleaned up
 
         # A change the files do not show (a label) writes nothing and reloads nothing.
-        api.update(configmap("app", {"app.yaml": "message: two\n"}, team="x"))
-        api.update(configmap("app", {"app.yaml": "message: three\n"}, team="x"))
+        api.update(configmap("app", {"app.yaml": "message: two\n"}, labels={"team": "x"}))
+        api.update(configmap("app", {"app.yaml": "message: three\n"}, labels={"team": "x"}))
         receiver.wait_calls(3)
         # The reload counter moves just after the webhook returns: wait for it.
         wait_until(
@@ -99,14 +80,14 @@ def test_change_swaps_files_then_calls_webhook(
 
 
 def test_selector_writes_one_directory_per_object_and_removes_deleted(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
-    api.create(configmap("a", {"k": "a1"}, team="x"))
-    api.create(configmap("b", {"k": "b1"}, team="x"))
-    api.create(configmap("c", {"k": "c1"}, team="other"))
+    api.create(configmap("a", {"k": "a1"}, labels={"team": "x"}))
+    api.create(configmap("b", {"k": "b1"}, labels={"team": "x"}))
+    api.create(configmap("c", {"k": "c1"}, labels={"team": "other"}))
     api.create(secret("s", {"k": SECRET_VALUE.encode()}))
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--selector",
         "team=x",
         "--kind",
@@ -119,36 +100,35 @@ def test_selector_writes_one_directory_per_object_and_removes_deleted(
         receiver.url,
     )
     try:
-        proc.wait_for("first sync done: 2 objects")
         receiver.wait_calls(1)
         out = tmp_path / "out"
         assert sorted(os.listdir(out)) == ["configmap_default_a", "configmap_default_b"]
         assert files(out / "configmap_default_a") == {"k": b"a1"}
 
-        api.create(configmap("d", {"k": "d1"}, team="x"))
+        api.create(configmap("d", {"k": "d1"}, labels={"team": "x"}))
         receiver.wait_calls(2)
         assert files(out / "configmap_default_d") == {"k": b"d1"}
 
         api.delete("v1", "ConfigMap", "default", "a")
         receiver.wait_calls(3)
         assert sorted(os.listdir(out)) == ["configmap_default_b", "configmap_default_d"]
-        proc.wait_for(r"configmap default/a was deleted; removed")
     finally:
         proc.stop()
     assert len(receiver.calls) == 3
+    assert "first sync done: 2 objects" in proc.output()
+    assert "configmap default/a was deleted; removed" in proc.output()
 
 
 def test_deleted_object_files_are_kept_by_default(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
     api.create(configmap("app", {"k": "v"}))
-    proc = sync(
-        api_kubeconfig, "--configmap", "app", "--dir", str(tmp_path), "--webhook", receiver.url
-    )
+    proc = sync(kubeconfig, "--configmap", "app", "--dir", str(tmp_path), "--webhook", receiver.url)
     try:
         receiver.wait_calls(1)
         api.delete("v1", "ConfigMap", "default", "app")
-        proc.wait_for(
+        # the message is the only sign that the deletion was seen and nothing removed
+        proc.wait_logged(
             r"configmap default/app was deleted; kept its files in .*\(--on-delete keep\)"
         )
         assert files(tmp_path) == {"k": b"v"}
@@ -160,11 +140,11 @@ def test_deleted_object_files_are_kept_by_default(
 
 
 def test_secret_is_decoded_and_its_values_never_logged(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
     api.create(secret("db", {"password": SECRET_VALUE.encode(), "blob": b"\x00\x01\xff"}))
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--secret",
         "db",
         "--dir",
@@ -186,17 +166,17 @@ def test_secret_is_decoded_and_its_values_never_logged(
         assert (tmp_path / "s" / "creds" / "password").stat().st_mode & 0o777 == 0o600
         api.update(secret("db", {"password": b"second-" + SECRET_VALUE.encode()}))
         receiver.wait_calls(2)
-        proc.wait_for("'missing' named in --items is not in the object")
     finally:
         proc.stop()
     output = proc.output()
+    assert "'missing' named in --items is not in the object" in output
     assert SECRET_VALUE not in output
     assert base64.b64encode(SECRET_VALUE.encode()).decode() not in output
     assert "test-token" not in output
 
 
 def test_unsafe_paths_are_refused_and_the_rest_written(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
@@ -205,7 +185,7 @@ def test_unsafe_paths_are_refused_and_the_rest_written(
     os.symlink(outside, target / "linked")
     api.create(configmap("app", {"a": "1", "b": "2", "c": "3", "d": "4"}))
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--configmap",
         "app",
         "--dir",
@@ -223,21 +203,24 @@ def test_unsafe_paths_are_refused_and_the_rest_written(
     )
     try:
         receiver.wait_calls(1)
-        proc.wait_for(r"refused key 'a': invalid path '\.\./escape': must not contain '\.\.'")
-        proc.wait_for(r"refused key 'b': invalid path '/abs': must be a relative path")
-        proc.wait_for(r"refused key 'c': path 'linked/c' is refused: .* is a symlink not written")
     finally:
         proc.stop()
+    output = proc.output()
+    assert "refused key 'a': invalid path '../escape': must not contain '..'" in output
+    assert "refused key 'b': invalid path '/abs': must be a relative path" in output
+    assert re.search(
+        r"refused key 'c': path 'linked/c' is refused: .* is a symlink not written", output
+    )
     assert files(target) == {"ok/d": b"4"}
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "escape").exists()
 
 
-def test_once_writes_and_exits(api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path) -> None:
+def test_once_writes_and_exits(api: KubeAPIServer, kubeconfig: Path, tmp_path: Path) -> None:
     api.create(configmap("app", {"k": "v"}))
     api.create(secret("tls", {"tls.key": b"KEY"}, namespace="prod"))
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--once",
         "--configmap",
         "app",
@@ -252,7 +235,7 @@ def test_once_writes_and_exits(api: KubeAPIServer, api_kubeconfig: Path, tmp_pat
     assert b"KEY" not in proc.output().encode()
 
     missing = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--once",
         "--configmap",
         "app",
@@ -267,7 +250,7 @@ def test_once_writes_and_exits(api: KubeAPIServer, api_kubeconfig: Path, tmp_pat
 
 
 def test_once_fails_when_a_key_asked_for_was_not_written(
-    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     """An init container must not let the app start on a directory missing what it asked for."""
     api.create(configmap("app", {"app.yaml": "a: 1\n", "other": "x"}))
@@ -277,7 +260,7 @@ def test_once_fails_when_a_key_asked_for_was_not_written(
     ]
     for n, (flags, reason) in enumerate(cases):
         out = tmp_path / f"out{n}"
-        proc = sync(api_kubeconfig, "--once", "--configmap", "app", *flags, "--dir", str(out))
+        proc = sync(kubeconfig, "--once", "--configmap", "app", *flags, "--dir", str(out))
         assert proc.wait(30) == 1, proc.output()
         verdicts = [line for line in proc.output().splitlines() if "sync --once failed" in line]
         assert len(verdicts) == 1 and reason in verdicts[0], proc.output()
@@ -286,7 +269,7 @@ def test_once_fails_when_a_key_asked_for_was_not_written(
     assert not (tmp_path / "escape.yaml").exists()
 
     partly = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--once",
         "--configmap",
         "app",
@@ -303,22 +286,22 @@ def test_once_fails_when_a_key_asked_for_was_not_written(
 
 
 def test_once_fails_clearly_without_access(
-    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     api.token = "another-token"
-    proc = sync(api_kubeconfig, "--once", "--configmap", "app", "--dir", str(tmp_path))
+    proc = sync(kubeconfig, "--once", "--configmap", "app", "--dir", str(tmp_path))
     assert proc.wait(30) == 1
     assert "401" in proc.output()
 
 
-def test_usage_errors_are_said_before_anything_runs(api_kubeconfig: Path, tmp_path: Path) -> None:
+def test_usage_errors_are_said_before_anything_runs(kubeconfig: Path, tmp_path: Path) -> None:
     for args, message in [
         ((), "nothing to sync"),
         (("--configmap", "a", "--selector", "x=y"), "not both"),
         (("--configmap", "a/b/c"), "expected NAME or NAMESPACE/NAME"),
         (("--configmap", "a", "--items", "novalue"), "expected KEY=PATH"),
     ]:
-        proc = sync(api_kubeconfig, "--dir", str(tmp_path), *args)
+        proc = sync(kubeconfig, "--dir", str(tmp_path), *args)
         assert proc.wait() == 2, args
         assert message in proc.output()
     missing = sync(tmp_path / "no-such-kubeconfig", "--configmap", "a", "--dir", str(tmp_path))
@@ -327,20 +310,20 @@ def test_usage_errors_are_said_before_anything_runs(api_kubeconfig: Path, tmp_pa
 
 
 def test_selector_across_namespaces(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
-    api.create(configmap("a", {"k": "1"}, namespace="team-a", dash="1"))
-    api.create(configmap("a", {"k": "2"}, namespace="team-b", dash="1"))
-    api.create(configmap("a", {"k": "3"}, namespace="team-c", dash="1"))
+    api.create(configmap("a", {"k": "1"}, namespace="team-a", labels={"dash": "1"}))
+    api.create(configmap("a", {"k": "2"}, namespace="team-b", labels={"dash": "1"}))
+    api.create(configmap("a", {"k": "3"}, namespace="team-c", labels={"dash": "1"}))
     out = tmp_path / "all"
     every = sync(
-        api_kubeconfig, "--once", "--selector", "dash=1", "--all-namespaces", "--dir", str(out)
+        kubeconfig, "--once", "--selector", "dash=1", "--all-namespaces", "--dir", str(out)
     )
     assert every.wait(30) == 0, every.output()
     assert sorted(os.listdir(out)) == ["team-a_a", "team-b_a", "team-c_a"]
     some = tmp_path / "some"
     two = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--selector",
         "dash=1",
         "--namespace",
@@ -354,8 +337,10 @@ def test_selector_across_namespaces(
     )
     try:
         receiver.wait_calls(1)
-        api.update(configmap("a", {"k": "22"}, namespace="team-b", dash="1"))  # not watched
-        api.update(configmap("a", {"k": "33"}, namespace="team-c", dash="1"))
+        api.update(
+            configmap("a", {"k": "22"}, namespace="team-b", labels={"dash": "1"})
+        )  # not watched
+        api.update(configmap("a", {"k": "33"}, namespace="team-c", labels={"dash": "1"}))
         receiver.wait_calls(2)
         assert sorted(os.listdir(some)) == ["team-a_a", "team-c_a"]
         assert files(some / "team-c_a") == {"k": b"33"}
@@ -365,12 +350,12 @@ def test_selector_across_namespaces(
 
 
 def test_not_ready_until_listed_and_reconnects_counted(
-    api: KubeAPIServer, api_kubeconfig: Path, receiver: Receiver, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, receiver: Receiver, tmp_path: Path
 ) -> None:
     api.create(configmap("app", {"k": "1"}))
     api.fail_next(3, 503, path_contains="/configmaps")  # about 1 s of retries (backoff)
     proc = sync(
-        api_kubeconfig,
+        kubeconfig,
         "--configmap",
         "app",
         "--dir",
@@ -381,8 +366,11 @@ def test_not_ready_until_listed_and_reconnects_counted(
         "127.0.0.1:0",
     )
     try:
-        base = f"http://127.0.0.1:{listen_port(proc)}"
-        proc.wait_for("API error: 503", count=2)
+        base = f"http://127.0.0.1:{proc.listening_port()}"
+        wait_until(
+            lambda: sum("/configmaps" in target for _, target in api.request_log) >= 2,
+            what="two lists answered 503",
+        )
         code, body = http_get(f"{base}/readyz")
         assert code == 503 and "not synced yet: configmaps namespace default" in body
         receiver.wait_calls(1, timeout=60)
@@ -392,6 +380,7 @@ def test_not_ready_until_listed_and_reconnects_counted(
         proc.stop()
     assert files(tmp_path) == {"k": b"1"}
     assert "kubereload_informer_reconnects_total" in metrics
+    assert proc.output().count("API error: 503") >= 2
 
 
 def test_once_fails_when_the_server_is_unreachable(tmp_path: Path) -> None:
@@ -412,16 +401,16 @@ def test_once_fails_when_the_server_is_unreachable(tmp_path: Path) -> None:
 
 
 def test_with_no_reload_action_it_writes_and_claims_no_reload(
-    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     api.create(configmap("app", {"k": "one"}))
     target = tmp_path / "config"
     proc = kubereload(
-        "sync", "--kubeconfig", str(api_kubeconfig), "--configmap", "app", "--dir", str(target),
+        "sync", "--kubeconfig", str(kubeconfig), "--configmap", "app", "--dir", str(target),
         "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
-        metrics = f"http://127.0.0.1:{listen_port(proc)}/metrics"
+        metrics = f"http://127.0.0.1:{proc.listening_port()}/metrics"
         reloads = 'kubereload_reloads_total{result="success"} '
         # The first sync counts as one change; once it is counted, the next one counts alone.
         # (The pipeline logs a reload before it counts it.)

@@ -4,26 +4,22 @@ cluster when KUBERELOAD_E2E_KUBECONFIG is set (changes made with kubectl there).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from cli.krproc import kubereload
 from kubeapi.cluster import Cluster
 from kubereload.volume import read_snapshot
-from webhook_receiver import Receiver
+from support.objects import configmap
+from support.process import kubereload
+from support.webhook import Receiver
 
 pytestmark = pytest.mark.e2e
-
-
-def configmap(name: str, data: dict[str, str]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": data}
 
 
 def test_once_then_live_sync_then_webhook(
     cluster: Cluster, receiver: Receiver, tmp_path: Path
 ) -> None:
-    cluster.create(configmap("e2e-app", {"app.yaml": "v: 1\n"}))
+    cluster.create(configmap("e2e-app", {"app.yaml": "v: 1\n"}, namespace=None))
     ref = f"{cluster.namespace}/e2e-app"
     init = kubereload(
         "sync",

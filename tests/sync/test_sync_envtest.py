@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
-from cli.krproc import kubereload, wait_until
 from kubereload.volume import read_snapshot
 from support.controlplane import ControlPlane
+from support.process import kubereload, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

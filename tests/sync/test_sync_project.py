@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,12 @@ def test_subdirectory_names_are_unambiguous() -> None:
 
 
 def test_plan_sources() -> None:
-    common = {"selector": None, "kind": "configmap", "namespaces": [], "all_namespaces": False}
+    common: dict[str, Any] = {
+        "selector": None,
+        "kind": "configmap",
+        "namespaces": [],
+        "all_namespaces": False,
+    }
     assert plan(
         configmaps=["app", "other/db"], secrets=["tls"], default_namespace="me", **common
     ) == [

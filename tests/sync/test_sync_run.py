@@ -5,16 +5,17 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from test_sync_cli import configmap
-
-from cli.krproc import kubereload
 from kubeapi.server import KubeAPIServer
+from support.objects import configmap
+from support.process import kubereload, wait_until
 
+# The child appends what it read to a file of its own: the test waits on that file.
 CHILD = """
 import signal, sys, time
-path = sys.argv[1]
+path, seen = sys.argv[1], sys.argv[2]
 def show(tag):
-    print(tag, open(path).read().strip(), flush=True)
+    with open(seen, "a") as out:
+        out.write(f"{tag} {open(path).read().strip()}\\n")
 signal.signal(signal.SIGHUP, lambda *_: show("reloaded"))
 show("started")
 while True:
@@ -22,15 +23,20 @@ while True:
 """
 
 
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
 def test_run_starts_the_child_with_the_object_and_reloads_it(
-    api: KubeAPIServer, api_kubeconfig: Path, tmp_path: Path
+    api: KubeAPIServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     api.create(configmap("app", {"message": "one"}))
     target = tmp_path / "config"
+    seen = tmp_path / "seen"
     proc = kubereload(
         "run",
         "--kubeconfig",
-        str(api_kubeconfig),
+        str(kubeconfig),
         "--configmap",
         "default/app",
         "--dir",
@@ -40,18 +46,17 @@ def test_run_starts_the_child_with_the_object_and_reloads_it(
         "-c",
         CHILD,
         str(target / "message"),
+        str(seen),
     )
     try:
-        proc.wait_for("^started one$")
+        wait_until(lambda: lines(seen) == ["started one"], what="the child started with one")
         api.update(configmap("app", {"message": "two"}))
-        proc.wait_for("^reloaded two$")
+        wait_until(lambda: lines(seen)[1:] == ["reloaded two"], what="the child reloaded two")
     finally:
         proc.stop()
 
 
-def test_run_refuses_api_sources_without_one_dir(api_kubeconfig: Path, tmp_path: Path) -> None:
-    proc = kubereload(
-        "run", "--kubeconfig", str(api_kubeconfig), "--configmap", "app", "--", "true"
-    )
+def test_run_refuses_api_sources_without_one_dir(kubeconfig: Path, tmp_path: Path) -> None:
+    proc = kubereload("run", "--kubeconfig", str(kubeconfig), "--configmap", "app", "--", "true")
     assert proc.wait() == 2
     assert "exactly one --dir" in proc.output()

@@ -1,39 +1,19 @@
-"""Shared by the admission tests: certificates, the webhook as a real process, AdmissionReviews."""
+"""``kubereload admission`` as a real process, its certificates, and AdmissionReviews."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import signal
-import socket
 import ssl
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from kubereload.admission.selfsigned import issue
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+from support.process import KUBERELOAD, Proc, free_port, wait_until
 
 
 def write_certificate(
@@ -49,11 +29,16 @@ def write_certificate(
     return directory / "ca.crt"
 
 
-class Webhook:
-    """``kubereload admission`` running on free loopback ports; stderr kept in a file."""
+class Webhook(Proc):
+    """``kubereload admission`` on free loopback ports, started once ``wait_for`` (a path of
+    its status server) answers 200."""
 
     def __init__(
-        self, tmp: Path, *args: str, env: dict[str, str] | None = None, wait_for: str = "/readyz"
+        self,
+        tmp: Path,
+        *args: str,
+        env: Mapping[str, str] | None = None,
+        wait_for: str = "/readyz",
     ) -> None:
         self.tls = tmp / "tls"
         self.ca = (
@@ -61,28 +46,25 @@ class Webhook:
             if not (self.tls / "tls.crt").exists()
             else self.tls / "ca.crt"
         )
+        # two listeners: told their ports, so that each is known by its job
         self.port = free_port()
         self.status_port = free_port()
-        self.log = tmp / f"admission-{self.port}.log"
-        command = [
-            sys.executable, "-m", "kubereload", "admission",
-            "--webhook-listen", f"127.0.0.1:{self.port}",
-            "--listen", f"127.0.0.1:{self.status_port}",
-            "--tls-cert-file", str(self.tls / "tls.crt"),
-            "--tls-key-file", str(self.tls / "tls.key"),
-            *args,
-        ]  # fmt: skip
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                command,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env={**os.environ, **(env or {})},
-            )
-        wait_until(
-            lambda: self.answers(wait_for), 60, f"{self.url}: {wait_for} to answer 200 ({self.log})"
-        )
+        super().__init__(
+            [
+                *KUBERELOAD, "admission",
+                "--webhook-listen", f"127.0.0.1:{self.port}",
+                "--listen", f"127.0.0.1:{self.status_port}",
+                "--tls-cert-file", str(self.tls / "tls.crt"),
+                "--tls-key-file", str(self.tls / "tls.key"),
+                *args,
+            ],
+            env=env,
+        )  # fmt: skip
+        try:
+            wait_until(lambda: self.answers(wait_for), 60, f"{self.url}: {wait_for} to answer 200")
+        except BaseException:
+            self.stop()
+            raise
 
     @property
     def url(self) -> str:
@@ -100,9 +82,7 @@ class Webhook:
             return 0, ""
 
     def answers(self, path: str) -> bool:
-        if self.proc.poll() is not None:
-            raise AssertionError(f"admission exited {self.proc.returncode}: {self.output()}")
-        return self.status(path)[0] == 200
+        return self._alive() and self.status(path)[0] == 200
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the samples of ``name`` whose labels include ``labels``."""
@@ -116,9 +96,6 @@ class Webhook:
                 total += float(value)
         return total
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
     def post(self, body: bytes, ca: Path | None = None) -> tuple[int, Any]:
         context = ssl.create_default_context(cafile=str(ca or self.ca))
         connection = http.client.HTTPSConnection(
@@ -131,15 +108,6 @@ class Webhook:
         finally:
             connection.close()
         return response.status, json.loads(raw) if raw else None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 def review(

@@ -1,34 +1,53 @@
-"""pytest fixtures: `kube_api`, `kubeconfig`, `control_plane`, `control_plane_namespace`,
-`controller_manager`, `cluster` (test server and envtest, or a real cluster in e2e), `faults`.
+"""The pytest fixtures every test folder can use (registered by ``tests/conftest.py``).
 
-Registered for every test folder by tests/conftest.py.
+- ``api``: a started test API server (plain HTTP, token "test-token", a bookmark every 0.2 s);
+- ``kubeconfig`` and ``cluster_config``: a kubeconfig file for ``api``, and it loaded;
+- ``control_plane`` (real etcd + kube-apiserver, once a session), ``control_plane_namespace``,
+  ``controller_manager``;
+- ``cluster``: a fresh namespace on the test server and on the control plane (each test runs
+  on both), or on a real cluster (e2e); ``faults``;
+- ``receiver``: a local webhook receiver;
+- ``controllers``: start ``kubereload controller`` processes against ``api``;
+- ``start_demo``: start ``kubereload demo`` processes.
+
+Every process a fixture starts is stopped after the test.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from kubeapi.cluster import E2E_ENV, Cluster, EnvtestCluster, LocalCluster, RealCluster
 from kubeapi.server import KubeAPIServer
+from kubereload.kube.config import Cluster as ClusterConfig
+from kubereload.kube.config import load_config
+from support.controller import Controller
 from support.controlplane import ASSETS_ENV, ControlPlane, assets_dir, unavailable
+from support.demo import Demo
+from support.webhook import Receiver
 
 
 @pytest.fixture
-def kube_api() -> Iterator[KubeAPIServer]:
-    """A started test API server (plain HTTP, token "test-token"), stopped after the test."""
-    with KubeAPIServer() as server:
+def api() -> Iterator[KubeAPIServer]:
+    with KubeAPIServer(bookmark_interval=0.2) as server:
         yield server
 
 
 @pytest.fixture
-def kubeconfig(kube_api: KubeAPIServer, tmp_path: Path) -> Path:
-    return kube_api.write_kubeconfig(tmp_path / "kubeconfig")
+def kubeconfig(api: KubeAPIServer, tmp_path: Path) -> Path:
+    return api.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def cluster_config(kubeconfig: Path) -> ClusterConfig:
+    return load_config(kubeconfig)
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +112,43 @@ def faults(cluster: Cluster) -> KubeAPIServer:
     if cluster.faults is None:
         pytest.skip("fault injection needs the in-process test server")
     return cluster.faults
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+StartController = Callable[..., Controller]
+
+
+@pytest.fixture
+def controllers(kubeconfig: Path) -> Iterator[StartController]:
+    """``controllers(*flags)`` starts one; the n-th gets the Lease identity ``controller-n``."""
+    started: list[Controller] = []
+
+    def start(*flags: str) -> Controller:
+        proc = Controller(kubeconfig, *flags, name=f"controller-{len(started) + 1}")
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def start_demo() -> Iterator[type[Demo]]:
+    """Start demos with ``start_demo(args, env)``; any still running are stopped afterwards."""
+    started: list[Demo] = []
+
+    class Tracked(Demo):
+        def __init__(self, args: list[str], env: dict[str, str]) -> None:
+            super().__init__(args, env)
+            started.append(self)
+
+    yield Tracked
+    for demo in started:
+        demo.stop(signal.SIGKILL)

@@ -45,7 +45,7 @@ class Receiver:
     def times(self) -> list[float]:
         return [call.at for call in self.calls]
 
-    def wait_calls(self, n: int, timeout: float = 15.0) -> None:
+    def wait_calls(self, n: int, timeout: float = 30.0) -> None:
         with self.cond:
             ok = self.cond.wait_for(lambda: len(self.calls) >= n, timeout)
             assert ok, f"{len(self.calls)} calls, expected {n}"
