@@ -201,11 +201,11 @@ def test_webhook_too_slow_refuses_then_recovers(registered: Registered) -> None:
     socket still accepting) makes the API server give up, and failurePolicy Fail refuse."""
     r = registered
     good = manifest("ConfigMap", "while-slow", r.ns, {"app.yaml": "port: 80\n"})
-    os.kill(r.hook.proc.pid, signal.SIGSTOP)
+    os.kill(r.hook.pid, signal.SIGSTOP)
     try:
         done = kubectl(r.plane, "apply", "-f", "-", stdin=good)
     finally:
-        os.kill(r.hook.proc.pid, signal.SIGCONT)
+        os.kill(r.hook.pid, signal.SIGCONT)
     assert done.returncode != 0
     assert 'failed calling webhook "configs.kubereload.io"' in done.stderr
     assert "deadline exceeded" in done.stderr or "timeout" in done.stderr.lower()
