@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from kubereload.actions import children, procfs
 from kubereload.actions.base import ActionError, Observer, ReloadContext
-from kubereload.actions.spec import DURATION, REQUIRED, Value, option
+from kubereload.actions.spec import REQUIRED, TIMEOUT, Value, option
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +233,7 @@ class ExecOptions:
         switch=True,
     )
     timeout: float = option(
-        60.0, "--exec-timeout", "kill an --exec command after this long (default 60s)", DURATION
+        60.0, "--exec-timeout", "kill an --exec command after this long (default 60s)", TIMEOUT
     )
 
     def build(self, observer: Observer) -> Exec:

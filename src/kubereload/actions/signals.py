@@ -68,6 +68,19 @@ def refuse_pid(pid: int, *, named: bool = False) -> str | None:
     return None
 
 
+def parse_pid(text: str) -> int:
+    """A ``--pid`` value: a single process that is not kubereload (pid 1 is judged later, when
+    it is known whether ``--process-name`` names it)."""
+    value = text.strip()
+    if not value.lstrip("-").isdigit():
+        raise ValueError(f"{value[:20]!r} is not a pid (a whole number)")
+    pid = int(value)
+    why = refuse_pid(pid, named=True)
+    if why:
+        raise ValueError(why)
+    return pid
+
+
 def find_processes(name: str, proc: Path = PROC) -> list[int]:
     """Pids whose name (``comm`` or argv[0]'s base name) is ``name`` and whose parent's is not."""
     me = os.getpid()
@@ -111,7 +124,9 @@ class SignalOptions:
         "send SIG (HUP, USR1, ...) to the process given by one of:",
         Value("SIG", parse_signal),
     )
-    pid: int | None = option(None, "--pid", "  ... this pid", Value("PID", int), needs_primary=True)
+    pid: int | None = option(
+        None, "--pid", "  ... this pid", Value("PID", parse_pid), needs_primary=True
+    )
     pid_file: Path | None = option(
         None, "--pid-file", "  ... the pid in FILE (read at each reload)", FILE, needs_primary=True
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from kubereload.actions.base import Action, Observer
-from kubereload.durations import parse_seconds
+from kubereload.durations import parse_seconds, show_seconds
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,36 @@ class Value:
     parse: Callable[[str], Any] | None = None
 
 
-DURATION = Value("DURATION", parse_seconds)
+def seconds_within(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+    """A duration parser that also checks ``low <= value <= high`` (``low < value`` with
+    ``above``), so a value that cannot work stops at parse time, in one line."""
+    shown = f"{'more than ' if above else 'from '}{show_seconds(low)} to {show_seconds(high)}"
+
+    def parse(text: str) -> float:
+        seconds = parse_seconds(text)
+        if seconds < low or (above and seconds == low) or seconds > high:
+            raise ValueError(f"{text.strip()!r} is out of range: give {shown}")
+        return seconds
+
+    return parse
+
+
+def count_within(low: int, high: int) -> Callable[[str], int]:
+    """A whole-number parser that checks ``low <= value <= high``."""
+
+    def parse(text: str) -> int:
+        value = text.strip()
+        if not value.lstrip("-").isdigit() or not low <= int(value) <= high:
+            raise ValueError(f"{value[:20]!r} is not a whole number from {low} to {high}")
+        return int(value)
+
+    return parse
+
+
+TIMEOUT = Value("DURATION", seconds_within(0, 3600, above=True))
+"""A time limit: more than 0, at most an hour (a reload step that needs more is stuck)."""
+DELAY = Value("DURATION", seconds_within(0, 3600))
+"""A wait: 0 to an hour."""
 FILE = Value("FILE", Path)
 
 REQUIRED: Any = MISSING
@@ -55,7 +84,7 @@ REQUIRED: Any = MISSING
 
 def option(default: Any, name: str, help: str, value: Value | None = None, **more: Any) -> Any:
     """A dataclass field set by flag ``name``:
-    ``timeout: float = option(5.0, "--webhook-timeout", "per attempt", DURATION)``.
+    ``timeout: float = option(5.0, "--webhook-timeout", "per attempt", TIMEOUT)``.
     A class as ``default`` (``dict``) makes each instance's own empty one."""
     if value is not None:
         more.setdefault("metavar", value.metavar)
@@ -96,11 +125,3 @@ def flags_of(options_type: type[Any]) -> list[Described]:
             default = f.default_factory()
         found.append(Described(f.name, f.metadata["flag"], default))
     return found
-
-
-def parse_count(text: str) -> int:
-    """A number of times (``--webhook-retries``); a negative one counts as 0."""
-    try:
-        return max(0, int(text))
-    except ValueError:
-        raise ValueError(f"invalid int value: {text!r}") from None

@@ -14,20 +14,22 @@ from __future__ import annotations
 import base64
 import http.client
 import logging
+import os
 import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
-from kubereload.actions.spec import DURATION, FILE, REQUIRED, Value, option, parse_count
+from kubereload.actions.spec import DELAY, FILE, REQUIRED, TIMEOUT, Value, count_within, option
 from kubereload.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
+MAX_RETRIES = 100
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 _RETRIED = ", ".join(map(str, sorted(RETRYABLE_STATUS)))
 
@@ -35,11 +37,13 @@ _RETRIED = ", ".join(map(str, sorted(RETRYABLE_STATUS)))
 def parse_header(value: str) -> tuple[str, str]:
     """``'Name: value'`` -> ``("Name", "value")``."""
     name, sep, rest = value.partition(":")
-    if not sep or not name.strip() or any(c in name for c in " \t\r\n"):
-        raise ValueError(f"header {name.strip()!r} is not 'Name: value'")
+    name = name.strip()
+    # Not quoted in errors: without its colon, the whole value (a token?) would be the "name".
+    if not sep or not name or any(not (c.isascii() and c.isprintable()) or c == " " for c in name):
+        raise ValueError("a --webhook-header is not 'Name: value' (a name, a colon, a value)")
     if "\n" in rest or "\r" in rest:
-        raise ValueError(f"header {name.strip()!r} has a line break in its value")
-    return name.strip(), rest.strip()
+        raise ValueError(f"--webhook-header {name}: its value has a line break")
+    return name, rest.strip()
 
 
 def parse_expect(value: str) -> list[int]:
@@ -92,7 +96,7 @@ class WebhookOptions:
     ca_file: Path | None = option(
         None, "--webhook-ca-file", "CA bundle to verify an https:// webhook", FILE
     )
-    timeout: float = option(5.0, "--webhook-timeout", "per attempt (default 5s)", DURATION)
+    timeout: float = option(5.0, "--webhook-timeout", "per attempt (default 5s)", TIMEOUT)
     expect: Sequence[int] = option(  # empty: any 2xx
         (),
         "--webhook-expect",
@@ -104,20 +108,55 @@ class WebhookOptions:
         4,
         "--webhook-retries",
         f"retries after a timeout, a connection error or HTTP {_RETRIED} (default 4)",
-        Value("N", parse_count),
+        Value("N", count_within(0, MAX_RETRIES)),
     )
     backoff: float = option(
         0.2,
         "--webhook-backoff",
         "first retry delay, doubling each time, with jitter (default 200ms)",
-        DURATION,
+        DELAY,
     )
     backoff_max: float = option(
-        5.0, "--webhook-backoff-max", "longest retry delay (default 5s)", DURATION
+        5.0, "--webhook-backoff-max", "longest retry delay (default 5s)", DELAY
     )
 
     def build(self, observer: Observer) -> Webhook:
         return Webhook(self, observer)
+
+
+URL_FORM = (
+    "http(s)://[user:password@]host[:port][/path]; in a user or password, "
+    "write # / ? @ : as %23 %2F %3F %40 %3A"
+)
+
+
+def split_url(url: str) -> SplitResult:
+    """The parts of a webhook URL; ValueError in our own words, never quoting the URL (it may
+    hold a password, and an unencoded ``#``, ``/`` or ``?`` in one moves it out of the netloc)."""
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 (raises for a port that is not a number)
+    except ValueError:
+        raise ValueError(f"a --webhook URL is not a valid URL: give {URL_FORM}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"a --webhook URL must be http:// or https:// with a host: {URL_FORM}")
+    if "@" in parts.path + parts.query + parts.fragment or parts.fragment:
+        raise ValueError(
+            f"a --webhook URL has '#' or an '@' after its host (a password not encoded?): "
+            f"give {URL_FORM}"
+        )
+    return parts
+
+
+def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    try:
+        return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
+    except ssl.SSLError:
+        raise ValueError(f"--webhook-ca-file {ca_file}: holds no PEM certificate") from None
+    except OSError as exc:
+        raise ValueError(
+            f"--webhook-ca-file {ca_file}: cannot read it ({exc.strerror or 'error'})"
+        ) from None
 
 
 def _read_secret_file(path: Path, what: str) -> str:
@@ -135,15 +174,13 @@ class Webhook:
     kind = "webhook"
 
     def __init__(self, config: WebhookOptions, observer: Observer | None = None) -> None:
-        parts = urlsplit(config.url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"webhook URL {redact_url(config.url)} must be http:// or https://")
+        parts = split_url(config.url)
         self.config = config
         self.observer: Observer = observer or NullObserver()
         self.target = metric_target(config.url)
         self._shown = redact_url(config.url)
         self._scheme = parts.scheme
-        self._host = parts.hostname
+        self._host = parts.hostname or ""  # split_url refuses a URL without one
         self._port = parts.port
         self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         self._url_auth = None
@@ -153,8 +190,13 @@ class Webhook:
         self._secrets = [s for s in (parts.username, parts.password, parts.query) if s]
         self._ssl: ssl.SSLContext | None = None
         if self._scheme == "https":
-            cafile = str(config.ca_file) if config.ca_file else None
-            self._ssl = ssl.create_default_context(cafile=cafile)
+            self._ssl = _tls_context(config.ca_file)
+        for path, flag in (
+            (config.bearer_token_file, "--webhook-bearer-token-file"),
+            (config.basic_auth_file, "--webhook-basic-auth-file"),
+        ):
+            if path is not None and not os.access(path, os.R_OK):
+                raise ValueError(f"{flag} {path}: cannot read it")
 
     def describe(self) -> str:
         return f"webhook: {self.config.method} {self._shown}"

@@ -25,7 +25,7 @@ from kubereload.cli.flags import add_kube_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.stop import StopSignal
 from kubereload.cli.usage import fail, help_text
-from kubereload.cli.values import duration
+from kubereload.cli.values import count, duration
 from kubereload.server import StatusServer, parse_listen
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="FILE",
         help="its key (default /etc/kubereload/tls/tls.key)",
     )
-    serve.add_argument("--max-connections", type=int, default=64, metavar="N", help="default 64")
+    serve.add_argument(
+        "--max-connections", type=count(1, 100_000), default=64, metavar="N", help="default 64"
+    )
     serve.add_argument(
         "--max-request-bytes",
-        type=int,
+        type=count(1024, 1 << 30),
         default=Limits.max_body,
         metavar="N",
         help=f"largest AdmissionReview accepted (default {Limits.max_body})",

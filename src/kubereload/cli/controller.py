@@ -21,7 +21,7 @@ from kubereload.cli.env import RepeatedFlag, apply_env
 from kubereload.cli.flags import add_kube_flags, add_service_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.usage import help_text
-from kubereload.cli.values import duration
+from kubereload.cli.values import count, duration, rate
 from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config
 from kubereload.kube.lease import ApiLeaseStore, LeaderElector
 from kubereload.kube.selectors import label_selector
@@ -150,7 +150,7 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
     )
     how.add_argument(
         "--max-concurrent-rollouts",
-        type=int,
+        type=count(0, 100_000),
         default=0,
         metavar="N",
         help="at most N workloads rolling at once: a slot is held until the workload's status "
@@ -165,13 +165,17 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
     )
     how.add_argument(
         "--rate-limit",
-        type=float,
+        type=rate,
         default=5.0,
         metavar="PER_SECOND",
         help="cluster-wide rollouts per second (default 5; 0: no limit)",
     )
     how.add_argument(
-        "--rate-burst", type=int, default=10, metavar="N", help="rollouts allowed in a burst"
+        "--rate-burst",
+        type=count(1, 100_000),
+        default=10,
+        metavar="N",
+        help="rollouts allowed in a burst",
     )
     how.add_argument(
         "--is-Argo-Rollouts",

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from kubereload.cli.values import port
 from kubereload.config import ConfigError, build_loader
 from kubereload.demo.server import DemoServer, validate, watch_api
 from kubereload.demo.volume import (
@@ -95,7 +96,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     parser.add_argument(
-        "--port", type=int, default=8080, help="port to listen on; 0 picks a free one (%(default)s)"
+        "--port",
+        type=port,
+        default=8080,
+        help="port to listen on; 0 picks a free one (%(default)s)",
     )
     parser.set_defaults(handler=serve)
 

@@ -9,7 +9,9 @@ switches take ``1/true/yes/on`` or ``0/false/no/off``.
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+from collections.abc import Mapping
 from typing import Any
 
 ENV_PREFIX = "KUBERELOAD_"
@@ -105,7 +107,7 @@ def env_help(parser: argparse.ArgumentParser) -> str:
     return " ".join(parts)
 
 
-def apply_env(parser: argparse.ArgumentParser, environ: dict[str, str] | None = None) -> None:
+def apply_env(parser: argparse.ArgumentParser, environ: Mapping[str, str] | None = None) -> None:
     """Make ``KUBERELOAD_<FLAG>`` the default of each flag of ``parser``, and say so at the end
     of its ``--help``.
 
@@ -138,3 +140,30 @@ def apply_env(parser: argparse.ArgumentParser, environ: dict[str, str] | None = 
             parser.error(f"environment variable {name}: {message}")
         flag.default = value
         flag.required = False
+    _pending.extend(_unknown_variables(parser, env))
+
+
+# Not flags, but ours: what commands run by --exec/--validate get, and the e2e tests' cluster.
+_NOT_FLAGS = ("KUBERELOAD_CHANGED", "KUBERELOAD_E2E_")
+_pending: list[str] = []
+
+
+def _unknown_variables(parser: argparse.ArgumentParser, env: Mapping[str, str]) -> list[str]:
+    """A warning for each ``KUBERELOAD_*`` variable that is no flag of this command: a typo
+    (``KUBERELOAD_WEBHOK``) would otherwise be silently ignored."""
+    known = {name for flag in parser._actions if (name := env_name(flag))}
+    warnings = []
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or name in known or name.startswith(_NOT_FLAGS):
+            continue
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        warnings.append(f"environment variable {name} is not a setting of {parser.prog}{hint}")
+    return warnings
+
+
+def take_warnings() -> list[str]:
+    """What ``apply_env`` found to warn about, for the log once it is set up."""
+    found = list(_pending)
+    _pending.clear()
+    return found

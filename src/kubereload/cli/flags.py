@@ -10,7 +10,7 @@ from typing import Any
 from kubereload.actions import ACTIONS, Flag
 from kubereload.actions.spec import flags_of
 from kubereload.cli.env import OrderedFlag, RepeatedFlag
-from kubereload.cli.values import duration, value_type
+from kubereload.cli.values import delay, listen, timeout, value_type
 
 
 def add_source_flags(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +69,7 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--validate-timeout",
-        type=duration,
+        type=timeout,
         default=60.0,
         metavar="DURATION",
         help="kill --validate after this long, and count it failed (default 60s)",
@@ -80,7 +80,7 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--initial-reload", action="store_true", help="also reload once at start")
     group.add_argument(
         "--jitter",
-        type=duration,
+        type=delay,
         default=0.0,
         metavar="DURATION",
         help="wait a random time up to this before reloading, so replicas do not "
@@ -88,7 +88,7 @@ def add_action_flags(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--coalesce",
-        type=duration,
+        type=delay,
         default=0.1,
         metavar="DURATION",
         help="with several sources, wait up to this for the others to change too, "
@@ -106,6 +106,7 @@ def add_service_flags(parser: argparse.ArgumentParser, *, reloads: bool = True) 
     group.add_argument(
         *listen_names,
         dest="listen",
+        type=listen,
         metavar="ADDR",
         help="serve /healthz, /readyz and /metrics here (e.g. :9090)",
     )

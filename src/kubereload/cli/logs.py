@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from types import TracebackType
 
 from kubereload.actions.redact import scrub
+from kubereload.cli.env import take_warnings
 
 
 class _Scrub(logging.Filter):
@@ -76,6 +77,8 @@ def setup_logging(log_format: str, log_level: str, secrets: Iterable[str] = ()) 
     root.setLevel(log_level.upper())
     threading.excepthook = _log_thread_exception
     sys.excepthook = _log_exception
+    for warning in take_warnings():
+        logging.getLogger("kubereload.cli.env").warning("%s", warning)
 
 
 def _log_thread_exception(args: threading.ExceptHookArgs) -> None:

@@ -17,7 +17,7 @@ from kubereload.cli.flags import (
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.options import log_secrets, sidecar_options
 from kubereload.cli.usage import fail
-from kubereload.cli.values import duration, signal_type
+from kubereload.cli.values import delay, signal_type
 from kubereload.sidecar import Sidecar
 from kubereload.supervise import ChildReload, Supervisor
 
@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
     )
     group.add_argument(
         "--stop-timeout",
-        type=duration,
+        type=delay,
         default=10.0,
         metavar="DURATION",
         help="SIGKILL CMD this long after asking it to stop, on --restart and on shutdown "
