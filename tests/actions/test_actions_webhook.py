@@ -229,11 +229,14 @@ def test_basic_auth_from_a_file(hook_factory: Callable, tmp_path: Path) -> None:
     hook = hook_factory(lambda n: 200)
     creds = tmp_path / "auth"
     creds.write_text("reloader:pa55\n")
-    Webhook(WebhookOptions(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
+    webhook = Webhook(WebhookOptions(hook.url, basic_auth_file=creds))
+    webhook.run(ReloadContext(("c",)))
     assert hook.requests[0][3]["Authorization"] == "Basic cmVsb2FkZXI6cGE1NQ=="
-    creds.unlink()
+    creds.unlink()  # gone after start: that reload fails, the next may find it again
     with pytest.raises(ActionError, match="cannot read the basic auth file"):
-        Webhook(WebhookOptions(hook.url, basic_auth_file=creds)).run(ReloadContext(("c",)))
+        webhook.run(ReloadContext(("c",)))
+    with pytest.raises(ValueError, match="--webhook-basic-auth-file .*: cannot read it"):
+        Webhook(WebhookOptions(hook.url, basic_auth_file=creds))  # missing at start: refused
 
 
 @pytest.fixture
