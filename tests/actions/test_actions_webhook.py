@@ -235,7 +235,7 @@ def test_basic_auth_from_a_file(hook_factory: Callable, tmp_path: Path) -> None:
     creds.unlink()  # gone after start: that reload fails, the next may find it again
     with pytest.raises(ActionError, match="cannot read the basic auth file"):
         webhook.run(ReloadContext(("c",)))
-    with pytest.raises(ValueError, match="--webhook-basic-auth-file .*: cannot read it"):
+    with pytest.raises(ValueError, match=r"--webhook-basic-auth-file .*: cannot read it"):
         Webhook(WebhookOptions(hook.url, basic_auth_file=creds))  # missing at start: refused
 
 
