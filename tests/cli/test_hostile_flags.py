@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cli.krproc import http_get, kubereload, listen_port, wait_until
 from kubereload.cli.main import main
+from support.process import http_get, kubereload, wait_until
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def test_a_misspelled_variable_is_warned_about_with_a_suggestion(tmp_path: Path)
         env={"KUBERELOAD_WEBHOK": "http://127.0.0.1:1/", "KUBERELOAD_CHANGED": "a"},
     )
     try:
-        listen_port(proc)
+        proc.listening_port()
     finally:
         proc.stop()
     warnings = [line for line in proc.lines if "is not a setting" in line]
@@ -254,11 +254,7 @@ def test_secrets_stay_out_of_logs_and_metrics_while_calls_fail(
         env={"KUBERELOAD_WEBHOOK_BEARER_TOKEN_FILE": str(token_file)},
     )
     try:
-        port = (
-            listen_port(proc)
-            if log_format == "text"
-            else int(proc.wait_for(r'serving /healthz.* on [\d.]+:(\d+)"').group(1))
-        )
+        port = proc.listening_port()
         metrics = ""
 
         def failed() -> bool:
