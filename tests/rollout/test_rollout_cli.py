@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -166,3 +167,22 @@ def test_events_metrics_and_no_secret_values_anywhere(
     assert f"serving /healthz, /readyz, /metrics on 127.0.0.1:{port}" in ctl.output()
     everything = ctl.output() + metrics + str(api.list("v1", "Event", "default"))
     assert value not in everything
+
+
+def test_json_logs_name_the_workload_rolled_and_its_config_hash(
+    api: KubeAPIServer, controllers: Start
+) -> None:
+    api.create(configmap("conf", {"k": "1"}))
+    api.create(workload("web", AUTO, volumes=cm_volume("conf")))
+    ctl = controllers("--debounce", "0s", "--log-format", "json")
+    ctl.ready()
+    wait_until(lambda: baseline_hash(api, "web"))
+    update_data(api, "ConfigMap", "conf", {"k": "2"})
+    wait_until(lambda: rollouts(api, "web") == 1)
+    assert ctl.stop() == 0
+    records = [json.loads(line) for line in ctl.lines]
+    rolled = [r for r in records if r.get("event") == "rollout"]
+    assert len(rolled) == 1, ctl.output()
+    assert rolled[0]["result"] == "success"
+    assert "web" in rolled[0]["object"] and "Deployment" in rolled[0]["object"]
+    assert rolled[0]["version"] == template_hash(api, "web")

@@ -613,12 +613,28 @@ class Controller:
                 containers=list(workload.containers),
             )
             if self.settings.dry_run:
-                log.info("dry-run: would roll %s because %s", what, because)
+                log.info(
+                    "dry-run: would roll %s because %s",
+                    what,
+                    because,
+                    extra={"event": "rollout", "object": what, "result": "dry_run"},
+                )
                 result = "dry_run"
             else:
                 await self._write(workload, body)
                 state.written = (decision.desired, self.clock())
-                log.info("rolled %s because %s (config hash %s)", what, because, decision.desired)
+                log.info(
+                    "rolled %s because %s (config hash %s)",
+                    what,
+                    because,
+                    decision.desired,
+                    extra={
+                        "event": "rollout",
+                        "object": what,
+                        "version": decision.desired,
+                        "result": "success",
+                    },
+                )
                 result = "success"
             if self.index.get(key) is workload:
                 self.index.upsert(workload.rolled_to(decision.desired))
@@ -672,7 +688,13 @@ class Controller:
 
     async def _failed(self, key: ObjectRef, workload: Workload | None, reason: str) -> None:
         delay = self.settings.retry_delay
-        log.error("rolling %s failed: %s; retrying in %gs", key, reason, delay)
+        log.error(
+            "rolling %s failed: %s; retrying in %gs",
+            key,
+            reason,
+            delay,
+            extra={"event": "rollout", "object": str(key), "result": "failure"},
+        )
         if workload is not None:
             await self._event(workload, "ReloadFailed", f"rollout failed: {reason}", warning=True)
         loop = asyncio.get_running_loop()
