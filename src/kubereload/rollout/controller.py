@@ -23,7 +23,7 @@ from kubereload.kube.data import DataKind, decode_data
 from kubereload.kube.errors import ApiError, KubeError
 from kubereload.kube.informer import Informer, Key
 from kubereload.kube.resources import EVENTS, JOBS, NAMESPACES, ObjectRef
-from kubereload.kube.status import InformerStatus, run_informers
+from kubereload.kube.status import InformerStatus, release_memory, run_informers
 from kubereload.rollout.annotations import DEFAULT_READING, Reading
 from kubereload.rollout.decide import Dependency, Outcome, decide
 from kubereload.rollout.digests import DigestStore, ObjectDigest, data_ref, summarize
@@ -247,7 +247,8 @@ class Controller:
     async def build_informers(self) -> list[Informer[Any]]:
         s = self.settings
         informers: list[Informer[Any]] = []
-        common: dict[str, Any] = {"stall_timeout": s.stall_timeout}
+        # pages of 250: a page is decoded whole, so this bounds the peak of the first list
+        common: dict[str, Any] = {"stall_timeout": s.stall_timeout, "page_size": 250}
         if s.namespace_selector:
             self.namespace_informer = Informer(
                 self.client,
@@ -457,6 +458,7 @@ class Controller:
 
     def mark_synced(self) -> None:
         self.synced = True
+        release_memory()  # the decoded list pages: freed, but held by the C heap until trimmed
         log.info(
             "first sync done: %d ConfigMaps/Secrets, %d workloads", len(self.store), len(self.index)
         )

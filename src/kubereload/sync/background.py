@@ -14,8 +14,8 @@ from concurrent.futures import Future
 from pathlib import Path
 
 from kubereload.kube.config import Cluster, async_client
-from kubereload.kube.status import all_synced
-from kubereload.sync.runner import make_informers, release_memory, retry_writes
+from kubereload.kube.status import all_synced, release_memory
+from kubereload.sync.runner import make_informers, retry_writes
 from kubereload.sync.selection import Selection, plan
 from kubereload.sync.writer import SyncWriter, WriterOptions
 

@@ -8,10 +8,7 @@ so a slow webhook never delays the next write.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import functools
-import gc
 import logging
 from collections.abc import Callable
 
@@ -129,20 +126,3 @@ async def retry_writes(writer: SyncWriter, wake: asyncio.Event, interval: float 
         writer.retry_failed()
         if not writer.failed:
             wake.clear()
-
-
-def release_memory() -> None:
-    """Give the memory of the first full sync (decoded list pages) back to the system.
-
-    Listing thousands of objects leaves freed blocks in the C heap that glibc keeps; after the
-    first sync the process only holds digests, so ``malloc_trim`` lowers RSS for good (about
-    3 MB with 2 000 ConfigMaps). Elsewhere than glibc this does nothing.
-    """
-    gc.collect()
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
-    if trim is not None:
-        trim(0)

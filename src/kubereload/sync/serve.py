@@ -8,10 +8,10 @@ import logging
 
 from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.informer import Informer
-from kubereload.kube.status import InformerStatus, run_informers, stop_on_signals
+from kubereload.kube.status import InformerStatus, release_memory, run_informers, stop_on_signals
 from kubereload.server import HealthRegistry, Registry
 from kubereload.sync.objects import ObjectFiles
-from kubereload.sync.runner import ChangeGate, make_informers, release_memory, retry_writes
+from kubereload.sync.runner import ChangeGate, make_informers, retry_writes
 from kubereload.sync.selection import Selection
 from kubereload.sync.writer import SyncWriter
 
