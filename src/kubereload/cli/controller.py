@@ -178,12 +178,12 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         help="rollouts allowed in a burst",
     )
     how.add_argument(
-        "--is-Argo-Rollouts",
         "--argo-rollouts",
         dest="argo_rollouts",
         type=_boolean,
         metavar="BOOL",
-        help="watch Argo Rollouts (default: if the API server serves them)",
+        help="watch Argo Rollouts: true or false (as Reloader's is-Argo-Rollouts; default: if "
+        "the API server serves them)",
     )
     how.add_argument(
         "--cronjob-job-now",
