@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.parse
+import urllib.request
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +145,17 @@ def keepalive_options() -> list[tuple[int, int, int]]:
     return options
 
 
+def proxy_for(server: str) -> str | None:
+    """The proxy for the API server from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, unless NO_PROXY
+    exempts its host: what client-go (and an httpx client of its own) would use. A transport
+    made by hand, as ours is for keepalive, would otherwise ignore the environment."""
+    parts = urllib.parse.urlsplit(server)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(parts.scheme) or proxies.get("all")
+
+
 class _RequestLogAtDebug(logging.Filter):
     """httpx2 logs every request at INFO ("HTTP Request: GET ... 200"): with a Lease renewed
     every 2 s that fills the log. Its request lines become DEBUG records; warnings stay."""
@@ -184,7 +197,10 @@ def async_client(cluster: Cluster, *, timeout: float = 30.0) -> KubeClient:
     # hundred-and-first informer of a controller would wait for a free one, and time out.
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
     transport = httpx.AsyncHTTPTransport(
-        verify=verify, limits=limits, socket_options=keepalive_options()
+        verify=verify,
+        limits=limits,
+        socket_options=keepalive_options(),
+        proxy=proxy_for(single.cluster.server),
     )
     http = httpx.AsyncClient(
         base_url=single.cluster.server,
