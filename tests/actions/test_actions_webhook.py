@@ -268,3 +268,71 @@ def test_https_with_a_ca_file(tls_hook: tuple[str, Path, Hook]) -> None:
     with pytest.raises(ActionError, match="TLS error"):
         untrusted.run(ReloadContext(("c",)))
     assert telemetry.webhook_errors.value(target=untrusted.target, reason="tls") == 1
+
+
+class RawHook:
+    """An HTTP/1.1 target on a raw socket: answers each request with the next of ``answers``
+    and closes the connection after those marked so, counting connections."""
+
+    def __init__(self, answers: list[tuple[bytes, bool]]) -> None:
+        self.answers = answers
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/-/reload"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with conn:
+                data = b""
+                while self.answers:
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            break
+                        data += chunk
+                    if b"\r\n\r\n" not in data:
+                        break
+                    request, _, data = data.partition(b"\r\n\r\n")
+                    self.requests.append(request)
+                    answer, close = self.answers.pop(0)
+                    conn.sendall(answer)
+                    if close:
+                        break
+
+
+def test_a_plain_http_target_is_called_over_one_kept_alive_connection() -> None:
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    hook = RawHook([(ok, False), (chunked, True), (ok, False)])
+    webhook = Webhook(WebhookOptions(url=hook.url, retries=0))
+    try:
+        webhook.run(ReloadContext(("/etc/app",)))
+        webhook.run(ReloadContext(("/etc/app",)))
+        assert hook.connections == 1  # the second call reused the first one's connection
+        webhook.run(ReloadContext(("/etc/app",)))  # the target closed it: a new one, no error
+        assert hook.connections == 2
+    finally:
+        hook.listener.close()
+    assert len(hook.requests) == 3
+    assert all(r.startswith(b"POST /-/reload HTTP/1.1\r\nHost: 127.0.0.1:") for r in hook.requests)
+
+
+def test_an_answer_that_is_not_http_is_a_connection_error() -> None:
+    hook = RawHook([(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", True)])
+    webhook = Webhook(WebhookOptions(url=hook.url, retries=0))
+    try:
+        with pytest.raises(ActionError, match=r"not an HTTP/1\.x status line") as caught:
+            webhook.run(ReloadContext(("/etc/app",)))
+    finally:
+        hook.listener.close()
+    assert caught.value.reason == "connection"

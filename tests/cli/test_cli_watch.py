@@ -15,7 +15,7 @@ from kubereload.cli.main import main
 from kubereload.cli.values import duration
 from kubereload.volume import AtomicWriter
 from kubereload.volume.layout import subpath_warning
-from support.process import http_get, kubereload, wait_until
+from support.process import Proc, http_get, kubereload, wait_until
 from support.webhook import Receiver
 
 
@@ -174,6 +174,43 @@ def test_only_the_subcommand_run_is_imported(command: str) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+HEAVY_FOR_WATCH = (
+    "ssl",
+    "_ssl",
+    "hashlib",
+    "_hashlib",
+    "yaml",
+    "http.server",
+    "http.client",
+    "email",
+)
+
+
+def test_watch_with_an_http_webhook_loads_no_tls_yaml_or_http_server(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """The sidecar's memory: a reload on a kubelet volume, called over plain http, needs no
+    OpenSSL (ssl, hashlib), no PyYAML and no HTTP server; each costs megabytes per pod."""
+    volume = AtomicWriter(tmp_path / "conf")
+    volume.write({"app.yaml": "n: 0"})
+    argv = [sys.executable, "-X", "importtime", "-m", "kubereload", "watch"]
+    proc = Proc([*argv, "--dir", str(volume.target_dir), "--webhook", receiver.url])
+    try:
+        proc.wait_watching(volume.target_dir)
+        volume.write({"app.yaml": "n: 1"})
+        receiver.wait_calls(1)
+    finally:
+        proc.stop()
+    imported = {
+        line.split("|")[-1].strip() for line in proc.lines if line.startswith("import time:")
+    }
+    assert "kubereload.actions.webhook" in imported  # the import log is complete
+    loaded = sorted(
+        m for m in imported if m.split(".")[0] in HEAVY_FOR_WATCH or m in HEAVY_FOR_WATCH
+    )
+    assert loaded == []
 
 
 def test_durations() -> None:

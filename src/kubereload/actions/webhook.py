@@ -1,8 +1,10 @@
 """``--webhook URL``: an HTTP call that tells the program to reload (Prometheus ``/-/reload``...).
 
-Stdlib ``http.client`` rather than httpx or urllib: no dependency, nothing imported that the
-sidecar does not use (start-up time and memory), full control over the per-attempt deadline,
-and no proxy environment silently rerouting a call meant for localhost.
+No httpx or urllib: no dependency, nothing imported that the sidecar does not use (start-up
+time and memory), full control over the per-attempt deadline, and no proxy environment silently
+rerouting a call meant for localhost. A plain ``http://`` target is called through
+:mod:`kubereload.actions.http1` on a kept-alive connection; only an ``https://`` target loads
+``ssl`` and stdlib ``http.client``.
 
 Retries are bounded, with exponential back-off and jitter; a back-off wait ends early when a newer
 change is already waiting (its reload will call again). Tokens and passwords are read from their
@@ -12,20 +14,23 @@ files at every attempt, so a rotated Secret is picked up, and never appear in wh
 from __future__ import annotations
 
 import base64
-import http.client
 import logging
 import os
-import ssl
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from kubereload.actions import http1
 from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
 from kubereload.actions.spec import DELAY, FILE, REQUIRED, TIMEOUT, Value, count_within, option
 from kubereload.backoff import Backoff
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +154,8 @@ def split_url(url: str) -> SplitResult:
 
 
 def _tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    import ssl  # noqa: PLC0415 - OpenSSL only for https targets
+
     try:
         return ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
     except ssl.SSLError:
@@ -189,8 +196,13 @@ class Webhook:
             self._url_auth = base64.b64encode(f"{user}:{password}".encode()).decode()
         self._secrets = [s for s in (parts.username, parts.password, parts.query) if s]
         self._ssl: ssl.SSLContext | None = None
+        self._plain: http1.Connection | None = None
         if self._scheme == "https":
             self._ssl = _tls_context(config.ca_file)
+        else:
+            if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in self._path):
+                raise ValueError(f"webhook URL {self._shown} has a space or control character")
+            self._plain = http1.Connection(self._host, self._port or 80)
         for path, flag in (
             (config.bearer_token_file, "--webhook-bearer-token-file"),
             (config.basic_auth_file, "--webhook-basic-auth-file"),
@@ -228,30 +240,41 @@ class Webhook:
     def _attempt(self) -> tuple[int | None, str, str]:
         """One request: (status or None, error reason or "", message)."""
         cfg = self.config
-        deadline = time.monotonic() + cfg.timeout
-        conn: http.client.HTTPConnection
-        if self._ssl is not None:
-            conn = http.client.HTTPSConnection(
-                self._host, self._port, timeout=cfg.timeout, context=self._ssl
-            )
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=cfg.timeout)
         try:
             headers = self._headers()
+            if self._plain is not None:
+                status, why = self._plain.request(cfg.method, self._path, headers, cfg.timeout)
+            else:
+                status, why = self._attempt_https(headers)
+            return status, "", f"HTTP {status} {why}"
+        except TimeoutError:
+            return None, "timeout", f"no answer within {cfg.timeout:g}s"
+        except http1.ProtocolError as exc:
+            return None, "connection", str(exc)
+        except OSError as exc:
+            if self._ssl is not None and _is_tls_error(exc):
+                return None, "tls", f"TLS error: {getattr(exc, 'reason', None) or exc}"
+            return None, "connection", f"{type(exc).__name__}: {exc}"
+
+    def _attempt_https(self, headers: Mapping[str, str]) -> tuple[int, str]:
+        import http.client  # noqa: PLC0415 - with ssl, only for https targets
+
+        cfg = self.config
+        deadline = time.monotonic() + cfg.timeout
+        conn = http.client.HTTPSConnection(
+            self._host, self._port, timeout=cfg.timeout, context=self._ssl
+        )
+        try:
             conn.connect()
             assert conn.sock is not None
             conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            conn.request(cfg.method, self._path, headers=headers)
+            conn.request(cfg.method, self._path, headers=dict(headers))
             conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
             response = conn.getresponse()
             response.read(65536)
-            return response.status, "", f"HTTP {response.status} {response.reason}"
-        except TimeoutError:
-            return None, "timeout", f"no answer within {cfg.timeout:g}s"
-        except ssl.SSLError as exc:
-            return None, "tls", f"TLS error: {exc.reason or exc}"
-        except (OSError, http.client.HTTPException) as exc:
-            return None, "connection", f"{type(exc).__name__}: {exc}"
+            return response.status, response.reason
+        except http.client.HTTPException as exc:
+            raise http1.ProtocolError(f"{type(exc).__name__}: {exc}") from None
         finally:
             conn.close()
 
@@ -296,3 +319,9 @@ class Webhook:
                     f"webhook {self._shown}: {message}; not retried, a newer change is pending",
                     reason=reason,
                 )
+
+
+def _is_tls_error(exc: OSError) -> bool:
+    import ssl  # noqa: PLC0415 - already loaded: only https targets get here
+
+    return isinstance(exc, ssl.SSLError)

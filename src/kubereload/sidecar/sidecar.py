@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from kubereload.actions import Action, Command, ReloadPipeline, Validate, build_actions
-from kubereload.server import StatusServer, Telemetry, parse_listen
+from kubereload.server import Telemetry
 from kubereload.sidecar.options import ReloadOptions, SidecarOptions
 from kubereload.sidecar.watched import WatchedPaths
+
+if TYPE_CHECKING:
+    from kubereload.server.http import StatusServer
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +73,8 @@ class Sidecar:
         """Start the status server now if ``listen`` was given (OSError, ValueError if not
         possible); :meth:`start` does it too."""
         if self.server is None and self.options.listen:
+            from kubereload.server.http import StatusServer, parse_listen  # noqa: PLC0415 - costly
+
             server = StatusServer(
                 parse_listen(self.options.listen),
                 self.telemetry.registry,
