@@ -45,7 +45,9 @@ class Observer(Protocol):
 
     def reload_finished(self, result: ReloadResult) -> None: ...
 
-    def webhook_attempt(self, target: str, seconds: float, error: str | None) -> None: ...
+    def webhook_attempt(
+        self, target: str, seconds: float, error: str | None, status: int | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,5 +71,7 @@ class NullObserver:
     def reload_finished(self, result: ReloadResult) -> None:
         return None
 
-    def webhook_attempt(self, target: str, seconds: float, error: str | None) -> None:
+    def webhook_attempt(
+        self, target: str, seconds: float, error: str | None, status: int | None = None
+    ) -> None:
         return None

@@ -290,7 +290,7 @@ class Webhook:
             if status is not None:
                 good = status in cfg.expect if cfg.expect else 200 <= status < 300
                 if good:
-                    self.observer.webhook_attempt(self.target, elapsed, None)
+                    self.observer.webhook_attempt(self.target, elapsed, None, status)
                     log.debug("webhook %s: %s in %.1f ms", self._shown, message, elapsed * 1000)
                     return
                 reason = "status"
@@ -298,7 +298,7 @@ class Webhook:
                 retry = status in RETRYABLE_STATUS
             else:
                 retry = True
-            self.observer.webhook_attempt(self.target, elapsed, reason)
+            self.observer.webhook_attempt(self.target, elapsed, reason, status)
             last = attempt == attempts - 1
             if not retry or last:
                 raise ActionError(

@@ -153,6 +153,7 @@ def handle(args: argparse.Namespace) -> int:
         return fail("sync", str(err))
     try:
         sidecar.telemetry.health.set("ready", "informers", "not started")  # until made
+        sidecar.telemetry.compat.watches.set(len(selections))  # objects or selectors watched
         sidecar.serve_status()
     except (OSError, ValueError) as err:
         return fail("sync", f"--listen {args.listen}: {err}")

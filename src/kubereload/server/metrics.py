@@ -194,8 +194,10 @@ class Registry:
         self._add(metric)
         return metric
 
-    def gauge(self, name: str, help: str, labels: Sequence[str] = ()) -> Gauge:
-        metric = Gauge(name, help, labels)
+    def gauge(
+        self, name: str, help: str, labels: Sequence[str] = (), *, prefix: str = PREFIX
+    ) -> Gauge:
+        metric = Gauge(name, help, labels, prefix)
         self._add(metric)
         return metric
 

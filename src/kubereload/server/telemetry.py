@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kubereload import __version__
 from kubereload.actions import ReloadResult
+from kubereload.server.compat import CompatMetrics
 from kubereload.server.health import HealthRegistry
 from kubereload.server.metrics import Registry
 
@@ -52,6 +53,7 @@ class Telemetry:
         )
         for result in ("success", "failure", "invalid"):
             self.reloads.inc(0, result=result)
+        self.compat = CompatMetrics(r)  # configmap-reload's and prometheus-config-reloader's
 
     # -- Observer -----------------------------------------------------------------------------
 
@@ -69,19 +71,25 @@ class Telemetry:
         self.reload_seconds.observe(result.seconds)
         self.last_time.set(result.finished_at)
         self.last_success.set(1 if result.ok else 0)
+        self.compat.reload_finished(result)
         if self.unready_on_failure:
             reason = None if result.ok else f"the last reload failed at stage {result.stage}"
             self.health.set("ready", "last-reload", reason)
 
-    def webhook_attempt(self, target: str, seconds: float, error: str | None) -> None:
+    def webhook_attempt(
+        self, target: str, seconds: float, error: str | None, status: int | None = None
+    ) -> None:
         self.webhook_seconds.observe(seconds, target=target)
         if error is not None:
             self.webhook_errors.inc(target=target, reason=error)
+        self.compat.webhook_attempt(target, seconds, error, status)
 
     # -- sources ------------------------------------------------------------------------------
 
     def watch_event(self, source: str) -> None:
         self.watch_events.inc(source=source)
+        self.compat.watch_event()
 
     def watcher_error(self, source: str) -> None:
         self.watcher_errors.inc(source=source)
+        self.compat.watcher_error()

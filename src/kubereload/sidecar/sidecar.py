@@ -63,6 +63,7 @@ class Sidecar:
         self.names = [str(path) for path in options.paths]
         self.pipeline = build_pipeline(options.reload, self.telemetry, self.names, extra_actions)
         self.server: StatusServer | None = None
+        self.telemetry.compat.watches.set(len(options.paths))
         self._watched = WatchedPaths(options.paths, self.pipeline, self.telemetry)
 
     @property
