@@ -124,7 +124,7 @@ def test_requests_it_does_not_judge_and_malformed_ones(webhook: Webhook) -> None
 
 
 def test_oversized_request_is_refused_before_it_is_read(tmp_path: Path) -> None:
-    hook = Webhook(tmp_path, "--max-request-bytes", "1000")
+    hook = Webhook(tmp_path, "--max-request-bytes", "1024")  # the smallest it accepts
     try:
         status, answer = hook.post(b"x" * 5000)
         assert status == 413 and answer == {"error": "request too large"}
