@@ -1,6 +1,6 @@
 """Health and metrics: registries any command fills, and the HTTP endpoint that serves them.
 
-The endpoint (``StatusServer``, ``parse_listen``) is loaded on first use (PEP 562): ``http.server``
+The endpoint (``StatusServer``, ``ServerLimits``, ``parse_listen``) is loaded on first use (PEP 562): ``http.server``
 brings ``http.client``, ``email`` and ``ssl`` (about 10 MB), which a sidecar without ``--listen``
 never needs.
 """
@@ -14,11 +14,11 @@ from kubereload.server.metrics import Counter, Gauge, Histogram, Registry
 from kubereload.server.telemetry import Telemetry
 
 if TYPE_CHECKING:
-    from kubereload.server.http import StatusServer, parse_listen
+    from kubereload.server.http import ServerLimits, StatusServer, parse_listen
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("StatusServer", "parse_listen"):
+    if name in ("ServerLimits", "StatusServer", "parse_listen"):
         from kubereload.server import http  # noqa: PLC0415 - only with --listen
 
         return getattr(http, name)
@@ -31,6 +31,7 @@ __all__ = [
     "HealthRegistry",
     "Histogram",
     "Registry",
+    "ServerLimits",
     "StatusServer",
     "Telemetry",
     "parse_listen",
