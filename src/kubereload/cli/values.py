@@ -10,7 +10,6 @@ from typing import Any
 from kubereload.actions import parse_expect, parse_header, parse_signal
 from kubereload.actions.spec import count_within, seconds_within
 from kubereload.durations import MAX_SECONDS, parse_seconds
-from kubereload.server import parse_listen
 
 # argparse words their errors itself ("invalid int value: 'x'"): passed to it unwrapped.
 _ARGPARSE_TYPES: tuple[Callable[[str], Any], ...] = (int, float, str, Path)
@@ -68,6 +67,8 @@ rate = value_type(_rate)
 
 
 def _listen(text: str) -> str:
+    from kubereload.server.http import parse_listen  # noqa: PLC0415 - only with --listen
+
     parse_listen(text)
     return text
 

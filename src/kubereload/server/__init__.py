@@ -1,8 +1,7 @@
 """Health and metrics: registries any command fills, and the HTTP endpoint that serves them.
 
-The endpoint (``StatusServer``, ``ServerLimits``, ``parse_listen``) is loaded on first use (PEP 562): ``http.server``
-brings ``http.client``, ``email`` and ``ssl`` (about 10 MB), which a sidecar without ``--listen``
-never needs.
+The endpoint (``StatusServer``, ``ServerLimits``, ``parse_listen``) is loaded on first use
+(PEP 562), which a sidecar without ``--listen`` never needs.
 """
 
 from __future__ import annotations
