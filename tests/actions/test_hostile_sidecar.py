@@ -257,7 +257,8 @@ def test_a_pid_file_naming_pid_one_signals_nothing(tmp_path: Path) -> None:
     )
     argv = [PY, "-m", "kubereload", "watch", "--dir", str(volume), "--signal", "HUP"]
     argv += ["--pid-file", str(pid_file), "--initial-reload", "--listen", "127.0.0.1:0"]
-    unshare = ["unshare", "--pid", "--fork", "--mount-proc"]
+    # --kill-child: when unshare is stopped, pid 1 of the namespace (and so all in it) dies too
+    unshare = ["unshare", "--pid", "--fork", "--mount-proc", "--kill-child"]
     if subprocess.run([*unshare, "true"], capture_output=True, check=False).returncode != 0:
         pytest.skip("no pid namespace here (unshare needs root or user namespaces)")
     proc = Proc([*unshare, PY, "-c", pause, *argv])
