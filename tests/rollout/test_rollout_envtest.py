@@ -93,3 +93,66 @@ def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
     finally:
         controller.stop(signal.SIGTERM)
     assert "Forbidden" not in controller.output() and "403" not in controller.output()
+
+
+def cronjob(name: str, configmap: str) -> dict[str, Any]:
+    pod = {
+        "restartPolicy": "Never",
+        "containers": [
+            {
+                "name": "job",
+                "image": "registry.k8s.io/pause:3.9",
+                "envFrom": [{"configMapRef": {"name": configmap}}],
+            }
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
+        "spec": {
+            "schedule": "0 3 * * *",
+            "jobTemplate": {"spec": {"template": {"spec": pod}}},
+        },
+    }
+
+
+def test_a_cronjob_job_template_is_patched_on_the_real_api_server(
+    control_plane: ControlPlane, control_plane_namespace: str
+) -> None:
+    """The strategic merge patch reaches spec.jobTemplate.spec.template on the real server,
+    with the documented RBAC; a deletion (Reloader's default) rolls nothing."""
+    plane, ns = control_plane, control_plane_namespace
+    rules = role_rules(ROOT / "deploy" / "controller" / "namespaced" / "role.yaml")
+    identity = plane.identity("kubereload-controller", ns, rules)
+    configmaps = f"/api/v1/namespaces/{ns}/configmaps"
+    plane.ok("POST", configmaps, {"metadata": {"name": "cfg"}, "data": {"LEVEL": "info"}})
+    plane.ok("POST", f"/api/v1/namespaces/{ns}/configmaps", {"metadata": {"name": "other"}})
+    plane.ok("POST", f"/apis/batch/v1/namespaces/{ns}/cronjobs", cronjob("report", "cfg"))
+    plane.ok("POST", f"/apis/batch/v1/namespaces/{ns}/cronjobs", cronjob("probe", "other"))
+    path = f"/apis/batch/v1/namespaces/{ns}/cronjobs"
+
+    def template_hash(name: str) -> str | None:
+        obj = plane.ok("GET", f"{path}/{name}")
+        template = obj["spec"]["jobTemplate"]["spec"]["template"]
+        return ((template.get("metadata") or {}).get("annotations") or {}).get(HASH)
+
+    def adopted(name: str) -> bool:
+        return HASH in (plane.ok("GET", f"{path}/{name}")["metadata"].get("annotations") or {})
+
+    controller = Controller(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
+    try:
+        wait_until(lambda: adopted("report") and adopted("probe"), timeout=60, what="adoption")
+        plane.ok("PUT", f"{configmaps}/cfg", {"metadata": {"name": "cfg"}, "data": {"L": "d"}})
+        first = wait_until(lambda: template_hash("report"), timeout=60, what="template patched")
+        assert plane.ok("GET", f"{path}/report")["spec"]["schedule"] == "0 3 * * *"
+        jobs = plane.ok("GET", f"/apis/batch/v1/namespaces/{ns}/jobs")["items"]
+        assert jobs == []  # nothing out of schedule
+        plane.ok("DELETE", f"{configmaps}/cfg")
+        # the next change elsewhere shows the deletion was seen: it rolled nothing
+        plane.ok("PUT", f"{configmaps}/other", {"metadata": {"name": "other"}, "data": {"x": "1"}})
+        wait_until(lambda: template_hash("probe"), timeout=60, what="the probe rolled")
+        assert template_hash("report") == first
+    finally:
+        controller.stop(signal.SIGTERM)
+    assert "Forbidden" not in controller.output() and "403" not in controller.output()
