@@ -163,6 +163,8 @@ class _RequestLogAtDebug(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno == logging.INFO:
             record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # the logger let it through as INFO: pass it on only where DEBUG is wanted
+            return logging.getLogger("kubereload").isEnabledFor(logging.DEBUG)
         return True
 
 
