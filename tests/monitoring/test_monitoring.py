@@ -79,7 +79,7 @@ def _docs(path: Path) -> list[dict[str, Any]]:
 
 def test_service_monitor_selects_the_controller_metrics_port() -> None:
     (monitor,) = _docs(MONITORING / "servicemonitor.yaml")
-    (service,) = _docs(ROOT / "deploy/controller/service.yaml")
+    (service,) = _docs(ROOT / "deploy/controller/base/service.yaml")
     wanted = monitor["spec"]["selector"]["matchLabels"]
     assert wanted.items() <= service["metadata"]["labels"].items()
     ports = {p["name"] for p in service["spec"]["ports"]}
