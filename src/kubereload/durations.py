@@ -63,3 +63,12 @@ def show_seconds(seconds: float) -> str:
 def parse_seconds(text: str) -> float:
     """A duration flag's value: a duration, or a bare number of seconds."""
     return parse_duration(text, bare_seconds=True)
+
+
+def check_seconds(name: str, seconds: float, *, positive: bool = False) -> float:
+    """``seconds`` if it is a usable duration for ``name`` (finite, not negative, at most a
+    year; above 0 with ``positive``): what the library checks when given numbers, not text."""
+    if not (seconds > 0 if positive else seconds >= 0) or not seconds <= MAX_SECONDS:
+        low = "more than 0" if positive else "0 or more"
+        raise ValueError(f"{name} must be {low} and at most a year of seconds")
+    return seconds

@@ -18,6 +18,7 @@ from kubereload.actions import (
     ActionError,
     Command,
     Exec,
+    NullObserver,
     ReloadContext,
     ReloadPipeline,
     Signal,
@@ -364,3 +365,19 @@ def test_run_kills_a_child_that_ignores_the_stop_signal(tmp_path: Path) -> None:
         assert "did not stop within 0.5s: SIGKILL" in proc.output()
     finally:
         proc.stop()
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan"), -1.0, 1e12])
+def test_the_library_refuses_durations_that_would_crash_a_wait(bad: float) -> None:
+    """Flags are checked at parse time; the same objects built from code check their numbers."""
+    from kubereload.actions import WebhookOptions
+    from kubereload.supervise import Supervisor
+
+    with pytest.raises(ValueError, match="timeout"):
+        Command("true", timeout=bad)
+    with pytest.raises(ValueError, match="webhook timeout"):
+        WebhookOptions("http://127.0.0.1:1/", timeout=bad).build(NullObserver())
+    with pytest.raises(ValueError, match="jitter"):
+        ReloadPipeline([], jitter=bad)
+    with pytest.raises(ValueError, match="stop timeout"):
+        Supervisor(["true"], stop_timeout=bad)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from kubereload.actions import children, procfs
 from kubereload.actions.base import ActionError, Observer, ReloadContext
 from kubereload.actions.spec import REQUIRED, TIMEOUT, Value, option
+from kubereload.durations import check_seconds
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Command:
             raise ValueError("empty command")
         self.line = line
         self.shell = shell
-        self.timeout = timeout
+        self.timeout = check_seconds("a command's timeout", timeout, positive=True)
         self.argv: Sequence[str] = ["/bin/sh", "-c", line] if shell else shlex.split(line)
 
     @property

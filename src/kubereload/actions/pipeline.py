@@ -22,6 +22,7 @@ from kubereload.actions.base import (
     ReloadResult,
 )
 from kubereload.actions.command import Validate
+from kubereload.durations import check_seconds
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +59,8 @@ class ReloadPipeline:
         self.validate = validate
         self.observer: Observer = observer or NullObserver()
         self.sources = frozenset(sources)
-        self.coalesce = coalesce
-        self.jitter = jitter
+        self.coalesce = check_seconds("coalesce", coalesce)
+        self.jitter = check_seconds("jitter", jitter)
         self.last_result: ReloadResult | None = None
         self._cond = threading.Condition()
         self._pending: set[str] = set()

@@ -28,6 +28,7 @@ from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadC
 from kubereload.actions.redact import metric_target, redact_url, scrub
 from kubereload.actions.spec import DELAY, FILE, REQUIRED, TIMEOUT, Value, count_within, option
 from kubereload.backoff import Backoff
+from kubereload.durations import check_seconds
 
 if TYPE_CHECKING:
     import ssl
@@ -182,6 +183,11 @@ class Webhook:
 
     def __init__(self, config: WebhookOptions, observer: Observer | None = None) -> None:
         parts = split_url(config.url)
+        check_seconds("the webhook timeout", config.timeout, positive=True)
+        check_seconds("the webhook back-off", config.backoff)
+        check_seconds("the webhook's longest back-off", config.backoff_max)
+        if not 0 <= config.retries <= MAX_RETRIES:
+            raise ValueError(f"webhook retries must be 0 to {MAX_RETRIES}")
         self.config = config
         self.observer: Observer = observer or NullObserver()
         self.target = metric_target(config.url)

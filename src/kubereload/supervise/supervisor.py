@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from kubereload.actions import children
 from kubereload.actions.base import ActionError, ReloadContext
+from kubereload.durations import check_seconds
 from kubereload.supervise.reaper import become_subreaper, reap
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class Supervisor:
             raise ValueError("no command to run")
         self.argv = list(argv)
         self.stop_signal = stop_signal
-        self.stop_timeout = stop_timeout
+        self.stop_timeout = check_seconds("the stop timeout", stop_timeout)
         self.env = dict(env if env is not None else os.environ)
         self.pid: int | None = None
         self.restarts = 0
