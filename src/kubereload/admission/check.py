@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kubereload.admission.engine import Engine, Verdict
+from kubereload.admission.engine import Check, Engine, Verdict
 from kubereload.admission.manifests import (
     Manifest,
     ManifestError,
@@ -21,6 +21,7 @@ from kubereload.admission.manifests import (
     read_manifests,
 )
 from kubereload.admission.rules import OPT_IN_LABEL, Rules
+from kubereload.config import ConfigError
 
 
 @dataclass(frozen=True)
@@ -127,43 +128,32 @@ def _findings(manifest: Manifest, verdict: Verdict) -> list[Finding]:
     found = []
     for check in verdict.checks:
         section = _section(manifest, check.key)
-        if check.ok:
-            line, column = manifest.where(section, check.key, None, None)
-            found.append(
-                Finding(
-                    manifest.file,
-                    line,
-                    column,
-                    verdict.kind,
-                    verdict.namespace,
-                    verdict.name,
-                    check.key,
-                    check.rule,
-                    check.checked,
-                    ok=True,
-                )
-            )
-            continue
-        for problem in check.problems:
-            line, column = manifest.where(section, check.key, problem.line, problem.column)
-            found.append(
-                Finding(
-                    manifest.file,
-                    line,
-                    column,
-                    verdict.kind,
-                    verdict.namespace,
-                    verdict.name,
-                    check.key,
-                    check.rule,
-                    check.checked,
-                    ok=False,
-                    message=problem.message,
-                    key_line=problem.line,
-                    key_column=problem.column,
-                )
-            )
+        for problem in check.problems or (None,):  # a passed check: one finding, at its key
+            found.append(_finding(manifest, verdict, check, section, problem))
     return found
+
+
+def _finding(
+    manifest: Manifest, verdict: Verdict, check: Check, section: str, problem: ConfigError | None
+) -> Finding:
+    key_line = problem.line if problem is not None else None
+    key_column = problem.column if problem is not None else None
+    line, column = manifest.where(section, check.key, key_line, key_column)
+    return Finding(
+        manifest.file,
+        line,
+        column,
+        verdict.kind,
+        verdict.namespace,
+        verdict.name,
+        check.key,
+        check.rule,
+        check.checked,
+        ok=problem is None,
+        message=problem.message if problem is not None else "",
+        key_line=key_line,
+        key_column=key_column,
+    )
 
 
 def _section(manifest: Manifest, key: str) -> str:
