@@ -21,7 +21,7 @@ from kubereload.admission.server import Limits
 from kubereload.admission.service import AdmissionService, SelfSignedSettings, Settings
 from kubereload.admission.tls import CertificateError
 from kubereload.cli.env import RepeatedFlag, apply_env
-from kubereload.cli.flags import add_kube_flags
+from kubereload.cli.flags import add_kube_flags, add_log_flags
 from kubereload.cli.logs import setup_logging
 from kubereload.cli.stop import StopSignal
 from kubereload.cli.usage import fail, help_text
@@ -134,15 +134,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     status.add_argument(
         "--listen", metavar="ADDR", help="serve /healthz, /readyz and /metrics here (e.g. :9090)"
     )
-    status.add_argument(
-        "--log-format", choices=("text", "json"), default="text", help="default text"
-    )
-    status.add_argument(
-        "--log-level",
-        choices=("debug", "info", "warning", "error"),
-        default="info",
-        help="default info",
-    )
+    add_log_flags(status)
     add_kube_flags(parser)
     apply_env(parser)
     parser.set_defaults(handler=handle)

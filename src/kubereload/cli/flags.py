@@ -123,6 +123,11 @@ def add_service_flags(parser: argparse.ArgumentParser, *, reloads: bool = True) 
             action="store_true",
             help="fail /readyz while the last reload failed",
         )
+    add_log_flags(group)
+
+
+def add_log_flags(group: argparse._ArgumentGroup) -> None:
+    """``--log-format`` and ``--log-level``, as every long-running command spells them."""
     group.add_argument(
         "--log-format", choices=("text", "json"), default="text", help="default text"
     )
