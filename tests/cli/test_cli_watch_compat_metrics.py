@@ -4,46 +4,11 @@ alerts expect."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-import pytest
 
 from kubereload.volume import AtomicWriter
 from support.process import http_get, kubereload, wait_until
-
-
-class Target:
-    """A webhook that answers ``status`` (settable) and counts calls."""
-
-    def __init__(self) -> None:
-        self.status = 200
-        self.calls = 0
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                target.calls += 1
-                self.send_response(target.status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/-/reload"
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.server.shutdown()
-    t.server.server_close()
+from support.webhook import Receiver
 
 
 def samples(text: str) -> dict[str, float]:
@@ -54,11 +19,11 @@ def samples(text: str) -> dict[str, float]:
     }
 
 
-def test_their_metrics_after_a_good_and_a_failed_reload(tmp_path: Path, target: Target) -> None:
+def test_their_metrics_after_a_good_and_a_failed_reload(tmp_path: Path, receiver: Receiver) -> None:
     volume = AtomicWriter(tmp_path / "conf")
     volume.write({"prometheus.yml": "v: 0"})
     proc = kubereload(
-        "watch", "--volume-dir", str(volume.target_dir), "--webhook-url", target.url,
+        "watch", "--volume-dir", str(volume.target_dir), "--webhook-url", receiver.url,
         "--webhook-retries", "0", "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
@@ -71,13 +36,13 @@ def test_their_metrics_after_a_good_and_a_failed_reload(tmp_path: Path, target: 
         proc.wait_watching(volume.target_dir)
         volume.write({"prometheus.yml": "v: 1"})
         wait_until(lambda: reloads("success") >= 1, timeout=30, what="a successful reload")
-        target.status = 500
+        receiver.status = 500
         volume.write({"prometheus.yml": "v: failing"})
         wait_until(lambda: reloads("failure") >= 1, timeout=30, what="a failed reload")
         got = samples(http_get(metrics_url)[1])
     finally:
         proc.stop()
-    hook = f'webhook="{target.url}"'
+    hook = f'webhook="{receiver.url}"'
     good = got['kubereload_reloads_total{result="success"}']
     assert got['kubereload_reloads_total{result="failure"}'] == 1
     # configmap-reload: per webhook attempt

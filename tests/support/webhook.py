@@ -16,10 +16,13 @@ class Call:
 
 
 class Receiver:
-    """A webhook on 127.0.0.1 that records every call it gets: path, headers, arrival time."""
+    """A webhook on 127.0.0.1 that records every call it gets: path, headers, arrival time.
+
+    It answers ``status`` (200; a test sets another to make the calls fail)."""
 
     def __init__(self, path: str = "/reload") -> None:
         self.calls: list[Call] = []
+        self.status = 200
         self.cond = threading.Condition()
         receiver = self
 
@@ -29,7 +32,7 @@ class Receiver:
                 with receiver.cond:
                     receiver.calls.append(call)
                     receiver.cond.notify_all()
-                self.send_response(200)
+                self.send_response(receiver.status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
