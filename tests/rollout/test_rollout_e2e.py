@@ -10,35 +10,11 @@ import pytest
 
 from kubeapi.cluster import Cluster
 from support.controller import Controller
+from support.objects import unscheduled_deployment
 from support.process import wait_until
 
 pytestmark = pytest.mark.e2e
 HASH = "kubereload.io/config-hash"
-
-
-def deployment(name: str, configmap: str) -> dict[str, Any]:
-    """No replicas: a real cluster rolls the template without scheduling a pod."""
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": "registry.k8s.io/pause:3.9",
-                            "envFrom": [{"configMapRef": {"name": configmap}}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
 
 
 def hashes(cluster: Cluster, name: str) -> tuple[str | None, str | None]:
@@ -70,7 +46,7 @@ def test_a_configmap_change_rolls_its_deployment_and_a_restart_rolls_nothing(
             "data": {"LEVEL": "info"},
         }
     )
-    cluster.create(deployment("e2e-web", "e2e-cfg"))
+    cluster.create(unscheduled_deployment("e2e-web", "e2e-cfg"))
     flags = ("--namespace", ns, "--debounce", "0s")
     first = Controller(cluster.kubeconfig, *flags)
     try:

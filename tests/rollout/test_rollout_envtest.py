@@ -12,6 +12,7 @@ import yaml
 
 from support.controller import HASH, Controller
 from support.controlplane import ControlPlane
+from support.objects import unscheduled_deployment
 from support.process import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,30 +24,6 @@ def role_rules(path: Path) -> list[dict[str, Any]]:
             rules: list[dict[str, Any]] = doc["rules"]
             return rules
     raise AssertionError(f"no Role in {path}")
-
-
-def deployment(name: str, configmap: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
-        "spec": {
-            "replicas": 0,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": "registry.k8s.io/pause:3.9",
-                            "envFrom": [{"configMapRef": {"name": configmap}}],
-                        }
-                    ]
-                },
-            },
-        },
-    }
 
 
 def replica_sets(plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:
@@ -66,7 +43,9 @@ def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
         f"/api/v1/namespaces/{ns}/configmaps",
         {"metadata": {"name": "cfg"}, "data": {"LEVEL": "info"}},
     )
-    plane.ok("POST", f"/apis/apps/v1/namespaces/{ns}/deployments", deployment("web", "cfg"))
+    plane.ok(
+        "POST", f"/apis/apps/v1/namespaces/{ns}/deployments", unscheduled_deployment("web", "cfg")
+    )
     first = wait_until(lambda: replica_sets(plane, ns), timeout=60, what="the first ReplicaSet")
     assert len(first) == 1
 

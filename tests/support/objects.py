@@ -94,6 +94,32 @@ def workload(
     }
 
 
+def unscheduled_deployment(name: str, configmap: str) -> dict[str, Any]:
+    """A Deployment of no replicas whose pod takes its env from ``configmap``: a real cluster
+    rolls its template without scheduling a pod."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": {"reloader.stakater.com/auto": "true"}},
+        "spec": {
+            "replicas": 0,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": "registry.k8s.io/pause:3.9",
+                            "envFrom": [{"configMapRef": {"name": configmap}}],
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
 def cronjob(
     name: str,
     annotations: Mapping[str, str],
