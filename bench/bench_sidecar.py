@@ -37,8 +37,11 @@ from pathlib import Path
 from _table import fmt_ns, machine_note, percentile, table
 from kubereload.volume import AtomicWriter
 
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests")]
+
+from support.process import KUBERELOAD, descendants  # noqa: E402
+
 TICK = os.sysconf("SC_CLK_TCK")
-KUBERELOAD = [sys.executable, "-m", "kubereload"]
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -136,16 +139,7 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 def tree(pid: int) -> list[int]:
     """``pid`` and all its descendants."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        pids.append(p)
-        try:
-            for task in Path(f"/proc/{p}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return pids
+    return [pid, *descendants(pid)]
 
 
 def cpu_ticks(pids: Sequence[int]) -> int:
