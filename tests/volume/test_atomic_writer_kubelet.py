@@ -23,6 +23,7 @@ import pytest
 import kubereload
 from kubereload.volume import AtomicWriter, read_snapshot
 from kubereload.watch import inotify
+from support.changes import Changes
 from support.controlplane import ASSETS_ENV
 from support.kubelet_writer import KubeletWriter, kubelet_writer_binary
 
@@ -167,21 +168,6 @@ def test_an_equal_payload_writes_no_new_version_even_with_a_link_gone(
     assert ours.current_version() == our_version  # we put it back, in the same version
     assert os.readlink(tmp_path / "ours" / "a") == "..data/a"
     assert not os.path.lexists(kubelet.target / "a")
-
-
-class Changes:
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, old: Any, new: Any) -> None:
-        with self._cond:
-            self.values.append(new)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate: Any, timeout: float = 30.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self.values), timeout)
 
 
 def test_the_library_sees_each_kubelet_write_once_and_nothing_for_an_equal_one(

@@ -6,10 +6,8 @@ import logging
 import os
 import shutil
 import subprocess
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,29 +17,13 @@ from kubereload.testing import SimulatedVolume, wait_for_version
 from kubereload.volume import AtomicWriter
 from kubereload.watch import detector as detector_module
 from kubereload.watch.inotify import InotifyUnavailable
-
-
-class Recorder:
-    """Collects on_change calls and lets a test wait for a condition on them."""
-
-    def __init__(self) -> None:
-        self.values: list[Any] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, old: Any, new: Any) -> None:
-        with self._cond:
-            self.values.append(new)
-            self._cond.notify_all()
-
-    def wait_for(self, predicate: Any, timeout: float = 5.0) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: predicate(self.values), timeout)
+from support.changes import Changes
 
 
 def test_every_paced_update_arrives_exactly_once_in_order(tmp_path: Path) -> None:
     volume = SimulatedVolume(tmp_path, {"app.yaml": "n: 0\n"})
     with kubereload.watch(tmp_path / "app.yaml") as config:
-        seen = Recorder()
+        seen = Changes()
         config.on_change(seen)
         for n in range(1, 1001):
             volume.set("app.yaml", f"n: {n}\n")
@@ -56,7 +38,7 @@ def test_rapid_updates_arrive_in_order_without_duplicates_and_end_on_the_last(
     writer = AtomicWriter(tmp_path)
     writer.write({"app.yaml": "n: 0\n", "other.txt": "x"})
     with kubereload.watch(tmp_path) as config:
-        seen = Recorder()
+        seen = Changes()
         config.on_change(seen)
         for n in range(1, 1001):
             writer.write({"app.yaml": f"n: {n}\n", "other.txt": "x"})
@@ -70,7 +52,7 @@ def test_rapid_updates_arrive_in_order_without_duplicates_and_end_on_the_last(
 def test_touch_and_equal_reprojection_do_not_count(tmp_path: Path) -> None:
     volume = SimulatedVolume(tmp_path, {"app.yaml": "a: 1\n"})
     with kubereload.watch(tmp_path / "app.yaml") as config:
-        seen = Recorder()
+        seen = Changes()
         config.on_change(seen)
         os.utime(tmp_path / "app.yaml")
         # An equal payload re-projected into a new version directory and swapped in.
@@ -87,7 +69,7 @@ def test_plain_file_writes_and_rename_over_are_seen(tmp_path: Path) -> None:
     path = tmp_path / "app.json"
     path.write_text('{"v": 1}')
     with kubereload.watch(path) as config:
-        seen = Recorder()
+        seen = Changes()
         config.on_change(seen)
         path.write_text('{"v": 2}')  # close after write
         assert seen.wait_for(lambda v: v and v[-1] == {"v": 2})
@@ -101,7 +83,7 @@ def test_plain_file_writes_and_rename_over_are_seen(tmp_path: Path) -> None:
 def test_plain_directory_files_created_and_deleted(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("A")
     with kubereload.watch(tmp_path) as config:
-        seen = Recorder()
+        seen = Changes()
         config.on_change(seen)
         (tmp_path / "b.txt").write_text("B")
         assert seen.wait_for(lambda v: v and v[-1] == {"a.txt": "A", "b.txt": "B"})
