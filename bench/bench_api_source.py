@@ -243,6 +243,14 @@ def python(code: str, *args: str) -> list[str]:
     return [sys.executable, "-c", code, *args]
 
 
+def sync_command(server: Server, configmap: str, target: Path) -> list[str]:
+    """``kubereload sync`` writing ConfigMap ``configmap`` into ``target``."""
+    return [
+        sys.executable, "-m", "kubereload", "sync", "--kubeconfig", str(server.kubeconfig),
+        "--configmap", configmap, "--dir", str(target), "--log-level", "warning",
+    ]  # fmt: skip
+
+
 def latency(server: Server, rounds: int, work: Path) -> dict[str, list[float]]:
     conn = server.connection()
     names = {"bare watch client": "floor", "kubereload API source": "lib", "sync + volume": "sync"}
@@ -250,23 +258,7 @@ def latency(server: Server, rounds: int, work: Path) -> dict[str, list[float]]:
         path = f"/api/v1/namespaces/{NAMESPACE}/configmaps"
         server.request(conn, "POST", path, configmap(name, 0), "application/json")
     target = work / "synced"
-    sync = Child(
-        [
-            sys.executable,
-            "-m",
-            "kubereload",
-            "sync",
-            "--kubeconfig",
-            str(server.kubeconfig),
-            "--configmap",
-            "sync",
-            "--dir",
-            str(target),
-            "--log-level",
-            "warning",
-        ],
-        ready=False,
-    )
+    sync = Child(sync_command(server, "sync", target), ready=False)
     children: dict[str, Child] = {}
     try:
         deadline = time.monotonic() + 60
@@ -318,20 +310,9 @@ def idle_cost(server: Server, seconds: float, work: Path) -> dict[str, dict[str,
         "kubereload.watch_configmap (API)": python(
             IDLE, "api", str(server.kubeconfig), NAMESPACE, "idle"
         ),
-        "kubereload sync (the sidecar that the API source replaces)": [
-            sys.executable,
-            "-m",
-            "kubereload",
-            "sync",
-            "--kubeconfig",
-            str(server.kubeconfig),
-            "--configmap",
-            "idle",
-            "--dir",
-            str(synced),
-            "--log-level",
-            "warning",
-        ],
+        "kubereload sync (the sidecar that the API source replaces)": sync_command(
+            server, "idle", synced
+        ),
     }
     out: dict[str, dict[str, float]] = {}
     for label, command in kinds.items():
