@@ -106,8 +106,10 @@ def test_config_change_validates_then_reloads_nginx(
         "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
-        metrics = f"http://127.0.0.1:{watcher.listening_port()}/metrics"
+        status = f"http://127.0.0.1:{watcher.listening_port()}"
+        metrics = f"{status}/metrics"
         watcher.wait_watching(writer.target_dir)
+        wait_until(lambda: http_get(f"{status}/readyz")[0] == 200, what="the first read")
         writer.write({"nginx.conf": nginx_conf(prefix, port, "v2")})
         wait_until(lambda: _reloaded(server, port, "v2"), what="nginx serving v2")
 
@@ -146,8 +148,10 @@ def test_nginx_found_by_process_name(nginx: tuple[AtomicWriter, Path, int, Proc]
         "--listen", "127.0.0.1:0",
     )  # fmt: skip
     try:
-        metrics = f"http://127.0.0.1:{watcher.listening_port()}/metrics"
+        status = f"http://127.0.0.1:{watcher.listening_port()}"
+        metrics = f"{status}/metrics"
         watcher.wait_watching(writer.target_dir)
+        wait_until(lambda: http_get(f"{status}/readyz")[0] == 200, what="the first read")
         writer.write({"nginx.conf": nginx_conf(prefix, port, "by-name")})
         wait_until(lambda: _reloaded(server, port, "by-name"), what="nginx serving by-name")
         wait_until(  # counted (and logged) once the signal was sent

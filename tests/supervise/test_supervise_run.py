@@ -77,6 +77,10 @@ def events(tmp_path: Path) -> Events:
     return Events(tmp_path / "events")
 
 
+def ready(port: int) -> bool:
+    return http_get(f"http://127.0.0.1:{port}/readyz")[0] == 200
+
+
 def metric(port: int, line: str) -> bool:
     return line in http_get(f"http://127.0.0.1:{port}/metrics")[1].splitlines()
 
@@ -173,6 +177,7 @@ def test_a_change_sends_the_reload_signal_after_validation(
         first = events.wait(r"pid (\d+) loaded v1")
         port = proc.listening_port()
         proc.wait_watching(volume)
+        wait_until(lambda: ready(port), what="the first read")
         writer.write({"app.conf": "v2"})
         events.wait("got SIGHUP")
         second = events.wait(r"pid (\d+) loaded v2")
@@ -225,6 +230,7 @@ def test_restart_mode_replaces_the_child_and_kills_a_stubborn_one(
         first = int(events.wait(r"pid (\d+) loaded v1").group(1))
         port = proc.listening_port()
         proc.wait_watching(volume)
+        wait_until(lambda: ready(port), what="the first read")
         writer.write({"app.conf": "v2"})
         events.wait("ignoring TERM")
         second = int(events.wait(r"pid (\d+) loaded v2").group(1))
@@ -249,12 +255,13 @@ def test_restart_mode_stops_gracefully_when_the_child_obeys(
     writer = AtomicWriter(volume)
     writer.write({"app.conf": "v1"})
     proc = kubereload(
-        "run", "--file", str(volume / "app.conf"), "--restart",
+        "run", "--file", str(volume / "app.conf"), "--restart", "--listen", "127.0.0.1:0",
         "--", PY, str(app), str(volume / "app.conf"), env=events.env,
     )  # fmt: skip
     try:
         first = events.wait(r"pid (\d+) loaded v1").group(1)
         proc.wait_watching(volume)  # a file is watched through its folder
+        wait_until(lambda: ready(proc.listening_port()), what="the first read")
         writer.write({"app.conf": "v2"})
         events.wait("got SIGTERM")
         second = events.wait(r"pid (\d+) loaded v2").group(1)

@@ -163,7 +163,9 @@ class Proc:
 
     def wait_watching(self, *paths: Path, timeout: float = TIMEOUT) -> None:
         """Wait until this process holds an inotify watch on each of ``paths``: from then on, a
-        change there reaches it."""
+        change there reaches it. A watch may be armed before the first read, so a change made
+        at once can be taken as the initial content: where it must count as a change, also
+        wait for the first read (``/readyz`` answering 200)."""
         wanted = {_inode(path) for path in paths}
         wait_until(
             lambda: self._alive() and wanted <= inotify_watches(self.pid),
