@@ -8,22 +8,12 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from support.controller import HASH, Controller
-from support.controlplane import ControlPlane
+from support.controlplane import ControlPlane, role_rules
 from support.objects import unscheduled_deployment
 from support.process import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def role_rules(path: Path) -> list[dict[str, Any]]:
-    for doc in yaml.safe_load_all(path.read_text()):
-        if doc and doc.get("kind") == "Role":
-            rules: list[dict[str, Any]] = doc["rules"]
-            return rules
-    raise AssertionError(f"no Role in {path}")
 
 
 def replica_sets(plane: ControlPlane, namespace: str) -> list[dict[str, Any]]:

@@ -32,6 +32,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import yaml
+
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 BINARIES = ("kube-apiserver", "kube-controller-manager")
 CONTROLLERS = (
@@ -39,6 +41,15 @@ CONTROLLERS = (
     "serviceaccount,serviceaccount-token,garbagecollector"
 )
 READY_TIMEOUT = 120.0  # seconds; about 5-10 s on an idle 2-core machine
+
+
+def role_rules(path: Path) -> list[dict[str, Any]]:
+    """The rules of the Role in the manifest ``path``: what ``identity`` is to be granted."""
+    for doc in yaml.safe_load_all(path.read_text()):
+        if doc and doc.get("kind") == "Role":
+            rules: list[dict[str, Any]] = doc["rules"]
+            return rules
+    raise AssertionError(f"no Role in {path}")
 
 
 class ControlPlaneError(RuntimeError):

@@ -4,23 +4,12 @@ grants: get/list/watch on one ConfigMap by resourceNames, nothing else."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from kubereload.volume import read_snapshot
-from support.controlplane import ControlPlane
+from support.controlplane import ControlPlane, role_rules
 from support.process import kubereload, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def role_rules(path: Path) -> list[dict[str, Any]]:
-    for doc in yaml.safe_load_all(path.read_text()):
-        if doc and doc.get("kind") == "Role":
-            rules: list[dict[str, Any]] = doc["rules"]
-            return rules
-    raise AssertionError(f"no Role in {path}")
 
 
 def test_sync_of_a_named_configmap_needs_only_its_resource_name(
