@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,8 +200,16 @@ def test_watch_with_an_http_webhook_loads_no_tls_yaml_or_http_server(
     proc = Proc([*argv, "--dir", str(volume.target_dir), "--webhook", receiver.url])
     try:
         proc.wait_watching(volume.target_dir)
-        volume.write({"app.yaml": "n: 1"})
-        receiver.wait_calls(1)
+        # The watch is in place before the first read, so a version written in between is
+        # taken as the starting content: write new versions until one is reloaded.
+        n = 0
+        deadline = time.monotonic() + 60
+        while not receiver.calls and time.monotonic() < deadline:
+            n += 1
+            volume.write({"app.yaml": f"n: {n}"})
+            with receiver.cond:
+                receiver.cond.wait_for(lambda: bool(receiver.calls), 1.0)
+        receiver.wait_calls(1, timeout=0)
     finally:
         proc.stop()
     imported = {
