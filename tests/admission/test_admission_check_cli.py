@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -157,3 +158,21 @@ def test_check_reads_real_kustomize_output(tmp_path: Path) -> None:
     _, row, column = line.split(":")[:3]
     text = built.stdout.splitlines()[int(row) - 1]
     assert text.strip() == "port: [80" and int(column) == len(text) + 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["!Hunter2-Secret-Tag x", "*Hunter2-Secret-Alias", "[Hunter2-Secret-Flow"],
+)
+def test_a_manifest_that_is_not_yaml_is_reported_without_its_text(
+    tmp_path: Path, value: str
+) -> None:
+    """PyYAML's own messages quote tags and values; a Secret's stringData must not reach CI logs."""
+    manifest = tmp_path / "secret.yaml"
+    manifest.write_text(
+        f"apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData:\n  pw: {value}\n"
+    )
+    result = run("check", "-f", str(manifest))
+    assert result.returncode == 2
+    assert re.search(rf"{re.escape(str(manifest))}:[56]:\d+: not valid YAML \(", result.stderr)
+    assert "Hunter2" not in result.stdout + result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kubereload.admission.rules import SchemaRef
-from kubereload.config.formats import decode_utf8
+from kubereload.config.formats import decode_utf8, yaml_message
 
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
@@ -107,7 +107,8 @@ def read_manifests(raw: bytes, file: str) -> Iterator[Manifest]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         at = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        raise ManifestError(f"{file}{at}: not valid YAML ({exc.problem or 'syntax'})") from None
+        # in our words: PyYAML's own text can quote a tag or a value (a Secret's stringData)
+        raise ManifestError(f"{file}{at}: not valid YAML ({yaml_message(exc)[1]})") from None
     except yaml.YAMLError:
         raise ManifestError(f"{file}: not valid YAML") from None
     for node, doc in zip(

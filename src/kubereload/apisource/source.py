@@ -197,7 +197,8 @@ class ApiSource:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a bug: say so where the application looks, never silently
-            log.exception("%s: watching stopped", self)
+            # by type only: an exception's text (and so a traceback's last line) can quote data
+            log.error("%s: watching stopped (%s, a bug)", self, type(exc).__name__)
             self._broken = f"watching stopped ({type(exc).__name__}); no more updates"
             self._ready.set()
 

@@ -102,7 +102,7 @@ class _YamlLoader(_YAML_BASE):  # type: ignore[misc,valid-type]
         raise _BadTaggedValue(problem_mark=mark)
 
 
-def _yaml_message(exc: yaml.YAMLError) -> tuple[str, str]:
+def yaml_message(exc: yaml.YAMLError) -> tuple[str, str]:
     """(kind, our words) for a PyYAML error, from its class and fixed messages only."""
     problem = getattr(exc, "problem", None) or ""
     if isinstance(exc, _BadTaggedValue):
@@ -188,7 +188,7 @@ def parse_yaml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
         _check_yaml_tree(node, limits)
         return loader.construct_document(node)
     except yaml.YAMLError as exc:
-        kind, message = _yaml_message(exc)
+        kind, message = yaml_message(exc)
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         position = getattr(exc, "position", None)
         if mark is not None:
