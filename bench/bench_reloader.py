@@ -1,14 +1,16 @@
 """``kubereload controller`` beside stakater/Reloader v1.0.1 on a real kube-apiserver, one run.
 
-    python bench/bench_reloader.py [--quick] [--configmaps N] [--secrets N] [--deployments N]
+    python bench/bench_reloader.py [--quick | --large] [--configmaps N] [--secrets N]
+                                   [--deployments N]
 
 etcd + kube-apiserver from ``KUBEBUILDER_ASSETS`` (default ``../shared/envtest/bin``) started by
 tests/support/controlplane.py; Reloader from ``../shared/anchors/bin/reloader``. Namespace
 ``bench`` holds N ConfigMaps and N Secrets of 4 KB and M Deployments (default 2 000 + 2 000 +
-1 000; ``--quick``: 200 + 200 + 100), Deployment j using ConfigMaps 2j (volume) and 2j+1
-(envFrom) and Secret j (volume), annotated ``reloader.stakater.com/auto: "true"``. Each tool runs
-alone, in turn, with default flags (Reloader: ``--reload-strategy=annotations``, as kubereload's
-default; kubereload: ``--namespace bench``):
+1 000; ``--quick``: 200 + 200 + 100; ``--large``: 10 000 + 10 000 + 5 000), Deployment j using
+ConfigMaps 2j (volume) and 2j+1 (envFrom) and Secret j (volume), annotated
+``reloader.stakater.com/auto: "true"``. Each tool runs alone, in turn, with default flags
+(Reloader: ``--reload-strategy=annotations``, as kubereload's default; kubereload:
+``--namespace bench``):
 
 - CPU seconds and RSS from start until idle (no CPU used for 2 s): the first full sync, and for
   kubereload the adoption writes of a first start (the hash recorded on 1 000 workloads);
@@ -275,7 +277,9 @@ def rate_limit_zero(plane: ControlPlane, tool: Tool, watch: TemplateWatch, deplo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="200 + 200 + 100")
+    size.add_argument("--large", action="store_true", help="10 000 + 10 000 + 5 000")
     parser.add_argument("--configmaps", type=int)
     parser.add_argument("--secrets", type=int)
     parser.add_argument("--deployments", type=int)
@@ -284,10 +288,10 @@ def main() -> int:
     if why:
         print(f"skipped: {why}")
         return 0
-    scale = 10 if args.quick else 1
-    configmaps = args.configmaps or 2000 // scale
-    secrets = args.secrets or 2000 // scale
-    deployments = args.deployments or 1000 // scale
+    scale = 0.1 if args.quick else 5 if args.large else 1
+    configmaps = args.configmaps or int(2000 * scale)
+    secrets = args.secrets or int(2000 * scale)
+    deployments = args.deployments or int(1000 * scale)
     with (
         tempfile.TemporaryDirectory(prefix="bench-reloader-") as tmp,
         ControlPlane(Path(tmp) / "plane") as plane,
