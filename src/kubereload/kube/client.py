@@ -9,17 +9,48 @@ Nothing outside ``kubereload.kube`` imports the HTTP library.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx2 as httpx
 
-from kubereload.kube.errors import KubeError, response_error, transport_error
+from kubereload.kube.errors import (
+    ApiError,
+    ConnectError,
+    KubeError,
+    ReadTimeoutError,
+    TransportError,
+    retry_after,
+    status_error,
+)
 from kubereload.kube.resources import Resource
 
 JsonObject = dict[str, Any]
 WATCH_CONNECT_TIMEOUT = 30.0
+
+
+def transport_error(err: httpx.HTTPError) -> TransportError:
+    """The kubereload error for an httpx exception: its type name and text (which names the
+    failure and the URL, never a body)."""
+    cls: type[TransportError] = TransportError
+    if isinstance(err, httpx.ReadTimeout):
+        cls = ReadTimeoutError
+    elif isinstance(err, httpx.ConnectError):
+        cls = ConnectError
+    return cls(f"{type(err).__name__}: {err}")
+
+
+def response_error(response: httpx.Response) -> ApiError:
+    """The error for a finished (read) non-2xx response."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        body = None
+    return status_error(
+        response.status_code, body, retry_after(response.headers.get("Retry-After"))
+    )
 
 
 @contextlib.contextmanager

@@ -1,16 +1,14 @@
 """kubereload's errors for the API: the server's answer (a ``Status``) or a failed transport.
 
-Everything above ``kube/`` catches these, never the HTTP library's exceptions: ``KubeClient``
-maps those once (``transport_error``), so a change of HTTP client stays inside this package.
-No message echoes request data.
+Everything above ``kube/`` catches these, never the HTTP library's exceptions: each transport
+(``KubeClient``, the API source's ``kube.transport``) maps its own once, so a change of HTTP
+client stays inside this package. No message echoes request data. Imports no HTTP library.
 """
 
 from __future__ import annotations
 
-import json
+from http import HTTPStatus
 from typing import Any
-
-import httpx2 as httpx
 
 
 class KubeError(Exception):
@@ -27,17 +25,6 @@ class ConnectError(TransportError):
 
 class ReadTimeoutError(TransportError):
     """The server sent no byte within the read timeout (on a watch: a stalled stream)."""
-
-
-def transport_error(err: httpx.HTTPError) -> TransportError:
-    """The kubereload error for an httpx exception: its type name and text (which names the
-    failure and the URL, never a body)."""
-    cls: type[TransportError] = TransportError
-    if isinstance(err, httpx.ReadTimeout):
-        cls = ReadTimeoutError
-    elif isinstance(err, httpx.ConnectError):
-        cls = ConnectError
-    return cls(f"{type(err).__name__}: {err}")
 
 
 class ApiError(KubeError):
@@ -69,21 +56,19 @@ def status_error(code: int, status: Any, retry_after: float | None = None) -> Ap
         reason = str(status.get("reason") or "")
         message = str(status.get("message") or "")
     cls = {410: GoneError, 409: ConflictError}.get(code, ApiError)
-    reason = reason or httpx.codes.get_reason_phrase(code)
+    reason = reason or _reason_phrase(code)
     return cls(code, reason, message, retry_after=retry_after)
 
 
-def response_error(response: httpx.Response) -> ApiError:
-    """The error for a finished (read) non-2xx response."""
+def _reason_phrase(code: int) -> str:
     try:
-        body = json.loads(response.content)
+        return HTTPStatus(code).phrase
     except ValueError:
-        body = None
-    return status_error(response.status_code, body, _retry_after(response))
+        return ""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header; None if absent or not a number of seconds."""
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
