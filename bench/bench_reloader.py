@@ -12,8 +12,8 @@ ConfigMaps 2j (volume) and 2j+1 (envFrom) and Secret j (volume), annotated
 (Reloader: ``--reload-strategy=annotations``, as kubereload's default; kubereload:
 ``--namespace bench``):
 
-- CPU seconds and RSS from start until idle (no CPU used for 2 s): the first full sync, and for
-  kubereload the adoption writes of a first start (the hash recorded on 1 000 workloads);
+- CPU seconds and RSS from start until idle (no CPU used for 2 s): the first full sync (neither
+  tool writes anything at start with default flags);
 - one change -> pod template patched: a PUT of one ConfigMap, timed until a watch on the
   Deployments sees that Deployment's template annotations change; 30 changes, each to another
   Deployment's ConfigMap, one after the other;

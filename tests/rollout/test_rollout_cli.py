@@ -89,8 +89,8 @@ def test_dry_run_writes_nothing(api: KubeAPIServer, controllers: Start) -> None:
     api.create(configmap("a", {"k": "1"}))
     api.create(workload("web", AUTO, volumes=cm_volume("a"), container={}))
     ctl = controllers("--dry-run", "--debounce", "0s")
+    wait_until(lambda: ctl.adopted(1), what="adoption")
     # a dry run writes nothing: what it would do is only in its words
-    ctl.wait_logged("dry-run: would record config hash")
     update_data(api, "ConfigMap", "a", {"k": "2"})
     ctl.wait_logged("dry-run: would roll Deployment default/web because ConfigMap a changed")
     assert baseline_hash(api, "web") is None and template_hash(api, "web") is None
@@ -109,8 +109,7 @@ def test_env_vars_strategy_sets_reloader_variables(api: KubeAPIServer, controlle
         )
     )
     ctl = controllers("--reload-strategy", "env-vars", "--debounce", "0s")
-    ctl.ready()
-    wait_until(lambda: baseline_hash(api, "web"))
+    wait_until(lambda: ctl.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "app-config", {"k": "2"})
     wait_until(lambda: rollouts(api, "web") == 1)
     obj = api.get("apps/v1", "Deployment", "default", "web")
@@ -136,8 +135,7 @@ def test_events_metrics_and_no_secret_values_anywhere(
     )
     ctl = controllers("--debounce", "0s", "--log-level", "debug")
     port = ctl.port
-    ctl.ready()
-    wait_until(lambda: baseline_hash(api, "web"))
+    wait_until(lambda: ctl.adopted(1), what="adoption")
     update_data(api, "Secret", "creds", {"password": value + "-2"})
     wait_until(lambda: rollouts(api, "web") == 1)
     wait_until(lambda: events(api, "web", "SubPathMount"))
@@ -175,8 +173,7 @@ def test_json_logs_name_the_workload_rolled_and_its_config_hash(
     api.create(configmap("conf", {"k": "1"}))
     api.create(workload("web", AUTO, volumes=cm_volume("conf")))
     ctl = controllers("--debounce", "0s", "--log-format", "json")
-    ctl.ready()
-    wait_until(lambda: baseline_hash(api, "web"))
+    wait_until(lambda: ctl.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "conf", {"k": "2"})
     wait_until(lambda: rollouts(api, "web") == 1)
     assert ctl.stop() == 0

@@ -49,13 +49,8 @@ def test_a_configmap_change_makes_a_new_replicaset_with_the_documented_rbac(
     assert len(first) == 1
 
     controller = Controller(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
-    web = f"/apis/apps/v1/namespaces/{ns}/deployments/web"
     try:
-        wait_until(
-            lambda: HASH in (plane.ok("GET", web)["metadata"].get("annotations") or {}),
-            timeout=60,
-            what="the workload adopted",
-        )
+        wait_until(lambda: controller.adopted(1), timeout=60, what="the workload adopted")
         assert len(replica_sets(plane, ns)) == 1  # adopting the workload rolled nothing
         plane.ok(
             "PUT",
@@ -115,12 +110,9 @@ def test_a_cronjob_job_template_is_patched_on_the_real_api_server(
         template = obj["spec"]["jobTemplate"]["spec"]["template"]
         return ((template.get("metadata") or {}).get("annotations") or {}).get(HASH)
 
-    def adopted(name: str) -> bool:
-        return HASH in (plane.ok("GET", f"{path}/{name}")["metadata"].get("annotations") or {})
-
     controller = Controller(identity.kubeconfig, "--namespace", ns, "--debounce", "0s")
     try:
-        wait_until(lambda: adopted("report") and adopted("probe"), timeout=60, what="adoption")
+        wait_until(lambda: controller.adopted(2), timeout=60, what="adoption")
         plane.ok("PUT", f"{configmaps}/cfg", {"metadata": {"name": "cfg"}, "data": {"L": "d"}})
         first = wait_until(lambda: template_hash("report"), timeout=60, what="template patched")
         assert plane.ok("GET", f"{path}/report")["spec"]["schedule"] == "0 3 * * *"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubeapi.server import KubeAPIServer
-from support.controller import Controller, baseline_hash, has_rolled, rollouts, update_data
+from support.controller import Controller, has_rolled, rollouts, update_data
 from support.fixtures import StartController as Start
 from support.objects import cm_volume, configmap, cronjob, secret, workload
 from support.process import wait_until
@@ -17,8 +17,7 @@ def test_rate_limit_zero_means_no_limit(api: KubeAPIServer, controllers: Start) 
     api.create(configmap("app", {"k": "0"}))
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     proc = controllers("--rate-limit", "0")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     for n in range(1, 5):
         update_data(api, "ConfigMap", "app", {"k": str(n)})
         wait_until(has_rolled(api, "web", n), what=f"rollout {n}")
@@ -44,10 +43,9 @@ def test_auto_false_opts_out_even_under_auto_reload_all(
     )
     proc = controllers("--auto-reload-all", "--debounce", "0s")
     proc.wait_logged(r"compared 1 workloads: 0 to roll, 1 new")  # legacy is not a candidate
-    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     both_roll(api, proc, "web", "legacy")
-    assert baseline_hash(api, "legacy") is None  # never touched at all
 
 
 def test_an_invalid_selector_is_one_error_at_start(controllers: Start) -> None:
@@ -64,8 +62,7 @@ def test_deleting_and_recreating_rolls_nothing_by_default(
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     api.create(workload("probe", AUTO, volumes=cm_volume("other")))
     proc = controllers("--debounce", "0s")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "probe"))
+    wait_until(lambda: proc.adopted(2), what="adoption")
     api.delete("v1", "ConfigMap", "default", "app")
     api.create(configmap("app", {"k": "0"}))  # re-created, same content
     api.delete("v1", "ConfigMap", "default", "app")
@@ -82,8 +79,7 @@ def test_reload_on_delete_and_on_create(api: KubeAPIServer, controllers: Start) 
     api.create(workload("web", AUTO, volumes=cm_volume("app")))
     api.create(workload("late", AUTO, volumes=cm_volume("later")))  # not there yet
     proc = controllers("--debounce", "0s", "--reload-on-delete", "--reload-on-create=true")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "web") and baseline_hash(api, "late"))
+    wait_until(lambda: proc.adopted(2), what="adoption")
     api.delete("v1", "ConfigMap", "default", "app")
     wait_until(lambda: rollouts(api, "web") == 1, what="rollout on delete")
     api.create(configmap("later", {"k": "0"}))
@@ -113,8 +109,7 @@ def test_resources_workload_types_and_namespaces_to_ignore(
         "--ignored-workload-types=statefulsets,cronjobs",
         "--namespaces-to-ignore=quiet,elsewhere",
     )
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     assert "statefulsets" not in proc.output()
     assert "secrets all namespaces" not in proc.output()
     update_data(api, "Secret", "creds", {"p": "1"})
@@ -124,7 +119,7 @@ def test_resources_workload_types_and_namespaces_to_ignore(
         cm["data"] = {"k": "1"}
         api.update(cm)
     wait_until(has_rolled(api, "web"), what="web rolled")
-    assert rollouts(api, "vault") == 0 and baseline_hash(api, "vault") is None
+    assert rollouts(api, "vault") == 0
     assert proc.stop() == 0
     assert "rolled Deployment default/web because ConfigMap app changed" in proc.output()
     assert "StatefulSet default/db" not in proc.output() and "quiet/web" not in proc.output()
@@ -135,8 +130,7 @@ def test_annotation_names_follow_reloaders_flags(api: KubeAPIServer, controllers
     api.create(workload("web", {"example.com/auto": "true"}, volumes=cm_volume("app")))
     api.create(workload("old", AUTO, volumes=cm_volume("app")))  # the renamed default
     proc = controllers("--debounce", "0s", "--auto-annotation", "example.com/auto")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "web"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     both_roll(api, proc, "web", "old")
 
@@ -160,8 +154,7 @@ def test_a_cronjob_gets_the_new_config_for_its_next_run(
     api.create(configmap("app", {"k": "0"}))
     api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
     proc = controllers("--debounce", "0s")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     wait_until(lambda: cron_template_hash(api, "report"), what="job template patched")
     proc.wait_logged("rolled CronJob default/report because ConfigMap app changed")
@@ -174,8 +167,7 @@ def test_cronjob_job_now_starts_a_job_like_reloader(api: KubeAPIServer, controll
     api.create(configmap("app", {"k": "0"}))
     api.create(cronjob("report", AUTO, volumes=cm_volume("app")))
     proc = controllers("--debounce", "0s", "--cronjob-job-now")
-    proc.ready()
-    wait_until(lambda: baseline_hash(api, "report", kind="CronJob"), what="adoption")
+    wait_until(lambda: proc.adopted(1), what="adoption")
     update_data(api, "ConfigMap", "app", {"k": "1"})
     started = wait_until(lambda: jobs(api), what="a Job")
     assert len(started) == 1

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kubereload.admission.selfsigned import issue
-from support.process import KUBERELOAD, Proc, free_port, wait_until
+from support.process import KUBERELOAD, Proc, free_port, metric_sum, wait_until
 
 
 def write_certificate(
@@ -86,15 +86,7 @@ class Webhook(Proc):
 
     def metric(self, name: str, **labels: str) -> float:
         """The sum of the samples of ``name`` whose labels include ``labels``."""
-        _, text = self.status("/metrics")
-        total = 0.0
-        for line in text.splitlines():
-            if not line.startswith(name + "{") and not line.startswith(name + " "):
-                continue
-            series, value = line.rsplit(" ", 1)
-            if all(f'{k}="{v}"' in series for k, v in labels.items()):
-                total += float(value)
-        return total
+        return metric_sum(self.status("/metrics")[1], name, **labels)
 
     def post(self, body: bytes, ca: Path | None = None) -> tuple[int, Any]:
         context = ssl.create_default_context(cafile=str(ca or self.ca))

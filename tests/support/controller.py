@@ -8,7 +8,7 @@ from typing import Any
 
 from kubeapi.server import KubeAPIServer
 from support.objects import NS, encoded
-from support.process import KUBERELOAD, TIMEOUT, Proc, http_get, wait_until
+from support.process import KUBERELOAD, TIMEOUT, Proc, http_get, metric_sum, wait_until
 
 HASH = "kubereload.io/config-hash"
 LEASE = ("coordination.k8s.io/v1", "Lease", NS, "kubereload-controller")
@@ -45,6 +45,10 @@ class Controller(Proc):
     def metrics(self) -> str:
         return http_get(f"http://127.0.0.1:{self.port}/metrics")[1]
 
+    def adopted(self, workloads: int) -> bool:
+        """Whether it has adopted ``workloads`` workloads: from then on, a change rolls them."""
+        return metric_sum(self.metrics(), "kubereload_adoptions_total") >= workloads
+
     def holds(self, identity: str) -> bool:
         """Whether a Lease ``holderIdentity`` is this controller's (``NAME_<uuid>``)."""
         return identity.startswith(f"{self.name}_")
@@ -66,7 +70,8 @@ def template_hash(
 def baseline_hash(
     api: KubeAPIServer, name: str, kind: str = "Deployment", namespace: str = NS
 ) -> str | None:
-    """The hash recorded on the workload's own metadata: set when it is adopted."""
+    """The hash recorded on the workload's own metadata: set when it is adopted with
+    ``--record-first-seen-hash``, or rolled if it restarts without touching its template."""
     obj = api.get("batch/v1" if kind == "CronJob" else "apps/v1", kind, namespace, name)
     assert obj is not None, f"{kind} {namespace}/{name} is gone"
     return annotations_of(obj).get(HASH)

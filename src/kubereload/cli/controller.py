@@ -2,7 +2,8 @@
 
 A drop-in for stakater/Reloader (its annotations work unchanged): one rollout per change, a
 hash per object instead of whole Secrets in memory, storm control, and no rollout at all when
-the controller restarts; changes made while it was down are found at start-up.
+the controller restarts; changes made while it was down are found at start-up for every
+workload that carries a hash (rolled once, or any with ``--record-first-seen-hash``).
 """
 
 from __future__ import annotations
@@ -192,6 +193,15 @@ def add_controller_flags(parser: argparse.ArgumentParser) -> None:
         "(default: only its job template is patched; the next scheduled Job runs with it)",
     )
     how.add_argument(
+        "--record-first-seen-hash",
+        action="store_true",
+        help="write the config hash to each workload first seen without one (a PATCH of its "
+        "metadata per workload at the first start; restarts nothing), so that a later start "
+        "also rolls a never-rolled workload whose config changed while no controller ran "
+        "(default: that hash is kept in memory only and nothing is written at start, as "
+        "Reloader does; workloads rolled once always carry their hash)",
+    )
+    how.add_argument(
         "--dry-run", action="store_true", help="log what would be rolled; write nothing"
     )
     how.add_argument(
@@ -347,6 +357,7 @@ def settings_from(args: argparse.Namespace, who: str) -> Settings:
         reload_on_delete=args.reload_on_delete,
         ignored_workload_kinds=_ignored_workload_kinds(_flat(args.ignored_workload_types)),
         run_jobs_now=args.cronjob_job_now,
+        record_first_seen_hash=args.record_first_seen_hash,
         argo_rollouts=args.argo_rollouts,
         strategy=args.reload_strategy,
         debounce=args.debounce,

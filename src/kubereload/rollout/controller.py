@@ -2,10 +2,12 @@
 
 Every ConfigMap/Secret event marks the workloads that use it; a workload is rolled when its
 desired config hash differs from the one it carries (``decide``), released through storm control
-(``RolloutQueue``), and only while this replica leads. Workloads seen for the first time are
-adopted: their hash is recorded without a restart. After the first full sync, and whenever this
-replica becomes the leader, every workload is compared once: that finds changes made while no
-controller ran, and rolls nothing else.
+(``RolloutQueue``), and only while this replica leads. A workload seen for the first time
+without a hash is adopted: the hash it runs with is kept in memory (as Reloader does, nothing is
+written at start), or with ``record_first_seen_hash`` written to its metadata, which restarts
+nothing but lets a later start find a change made while no controller ran. After the first full
+sync, and whenever this replica becomes the leader, every workload is compared once: that rolls
+what changed while no controller ran, for the workloads that carry a hash, and nothing else.
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class Settings:
     reload_on_delete: bool = False  # a deleted one rolls its users (Reloader: off by default)
     ignored_workload_kinds: frozenset[str] = frozenset()  # WorkloadKind names never watched
     run_jobs_now: bool = False  # a rolled CronJob also starts a Job at once (as Reloader)
+    # write the first-seen hash to each new workload (one PATCH each), not only keep it in memory
+    record_first_seen_hash: bool = False
     strategy: Strategy = "annotations"
     debounce: float = 1.0
     max_concurrent: int | None = None
@@ -103,7 +107,9 @@ class Metrics:
             "rollouts_skipped_total", "Workloads looked at and not rolled, by reason.", ["reason"]
         )
         self.adoptions = r.counter(
-            "adoptions_total", "Workloads whose hash was recorded without a rollout."
+            "adoptions_total",
+            "Workloads first seen without a config hash: the hash they run with recorded"
+            " (in memory, or on the workload with --record-first-seen-hash), nothing rolled.",
         )
         self.latency = r.histogram(
             "change_to_patch_seconds",
@@ -217,6 +223,9 @@ class Controller:
         self.synced = False
         self._wake = asyncio.Event()
         self.states: dict[ObjectRef, WorkloadState] = {}
+        # the hash a workload carrying none was first seen with (what its pods run): kept apart
+        # from the index, whose Workload each status update rebuilds from the object
+        self.first_seen: dict[ObjectRef, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._adopt_slots = asyncio.Semaphore(ADOPT_CONCURRENCY)
         self.namespace_informer: Informer[str] | None = None
@@ -322,6 +331,7 @@ class Controller:
         self._finish(key)
         self.queue.forget(key)
         self.states.pop(key, None)
+        self.first_seen.pop(key, None)
 
     def data_created(self, ref: ObjectRef, digest: ObjectDigest) -> None:
         """An object appeared (or was listed at start). After the first sync a creation rolls
@@ -375,10 +385,16 @@ class Controller:
             self.full_pass()
 
     def _view(self, workload: Workload) -> Workload:
-        """The workload with the hash this replica last wrote to it, until the watch shows that
-        write: a late echo of an older write, or a change racing a write, is then judged
-        against what the workload carries now, never against an older view."""
-        state = self.states.get(workload.key)
+        """The workload with the hash it was first seen with, if it carries none; and with the
+        hash this replica last wrote to it, until the watch shows that write: a late echo of an
+        older write, or a change racing a write, is then judged against what the workload
+        carries now, never against an older view."""
+        key = workload.key
+        if workload.current_hash is not None:
+            self.first_seen.pop(key, None)  # rolled since: it carries its own
+        elif (first := self.first_seen.get(key)) is not None:
+            workload = replace(workload, baseline_hash=first)
+        state = self.states.get(key)
         written = state.written if state else None
         if state is None or written is None:
             return workload
@@ -398,8 +414,8 @@ class Controller:
         if decision.outcome is Outcome.ROLL:
             self.queue.mark(key, self.clock())
             self._wake.set()
-        elif decision.outcome is Outcome.ADOPT and self.active.is_set() and decision.desired:
-            self._start_adopt(key, decision.desired)
+        elif decision.outcome is Outcome.ADOPT and decision.desired:
+            self._first_sight(workload, decision.desired)
         elif (state := self.states.get(key)) is not None:
             state.triggers.clear()
             state.changed_at = None
@@ -489,6 +505,19 @@ class Controller:
             await self.client.create(EVENTS, workload.namespace, body)
         except KubeError as err:
             log.warning("event on %s failed: %s", workload.key, err)
+
+    def _first_sight(self, workload: Workload, first: str) -> None:
+        """Adopt a workload seen without a hash: ``first`` is what its pods run. Kept in memory
+        (any replica: a new leader then still rolls a change its predecessor had not), or, with
+        ``record_first_seen_hash``, written to the workload by the leader."""
+        if self.settings.record_first_seen_hash:
+            if self.active.is_set():
+                self._start_adopt(workload.key, first)
+            return
+        self.first_seen[workload.key] = first
+        self.metrics.adoptions.inc()
+        if self.active.is_set() and sub_path_warnings(workload):
+            self._spawn(self._warn_sub_path(workload))
 
     def _start_adopt(self, key: ObjectRef, first: str) -> None:
         """Adopt a workload with the hash of its first sight (what its pods run), one write at
@@ -593,7 +622,7 @@ class Controller:
             if decision.outcome is not Outcome.ROLL or decision.desired is None:
                 self.metrics.skipped.inc(reason="unchanged")
                 if decision.outcome is Outcome.ADOPT and decision.desired:
-                    self._start_adopt(key, decision.desired)
+                    self._first_sight(workload, decision.desired)
                 return
             if not self.leading():
                 # not leading (renewal late): check again in a second; a new leader compares all

@@ -2,8 +2,8 @@
 
 Because the comparison is against what the workload itself carries, a controller restart, a new
 leader or a fresh LIST rolls nothing, and a change made while no controller ran is found at
-start-up. A workload kubereload has never seen carries no hash: it is adopted (the hash is
-written to its metadata, which restarts nothing) instead of being rolled.
+start-up. A workload never rolled carries no hash: it is adopted (the controller records the
+hash its pods run, which restarts nothing) instead of being rolled.
 """
 
 from __future__ import annotations
