@@ -136,6 +136,6 @@ def test_missing_kubeconfig_and_unknown_context_are_clear(tmp_path: Path) -> Non
     with pytest.raises(KubeConfigError, match="not found"):
         load_config(tmp_path / "absent")
     path = _kubeconfig(tmp_path / "config", "http://127.0.0.1:1", {"a": {"token": "t"}})
-    with pytest.raises(KubeConfigError, match="Context 'nope' not found"):
+    with pytest.raises(KubeConfigError, match="context 'nope': not found"):
         load_config(path, "nope")
     assert load_config(path).server == "http://127.0.0.1:1"

@@ -4,7 +4,7 @@ ConfigMap/Secret data decoded once.
 
 The names below are loaded on first use (PEP 562): importing one submodule, as the library's API
 source imports ``kube.config`` and ``kube.data``, must not load the async HTTP client (httpx2,
-asyncio) or lightkube that ``KubeClient`` and the informer need.
+asyncio) that ``KubeClient`` and the informer need.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ if TYPE_CHECKING:
     from kubereload.kube.client import KubeClient
     from kubereload.kube.config import (
         Cluster,
+        Credentials,
         KubeConfigError,
-        RotatingTokenFileAuth,
         async_client,
         load_config,
     )
@@ -52,8 +52,8 @@ if TYPE_CHECKING:
 _HOME = {
     "KubeClient": "kubereload.kube.client",
     "Cluster": "kubereload.kube.config",
+    "Credentials": "kubereload.kube.config",
     "KubeConfigError": "kubereload.kube.config",
-    "RotatingTokenFileAuth": "kubereload.kube.config",
     "async_client": "kubereload.kube.config",
     "load_config": "kubereload.kube.config",
     "DataKind": "kubereload.kube.data",
@@ -105,6 +105,7 @@ __all__ = [
     "ApiError",
     "Cluster",
     "ConflictError",
+    "Credentials",
     "DataKind",
     "DecodedData",
     "GoneError",
@@ -118,7 +119,6 @@ __all__ = [
     "ObjectRef",
     "ReadTimeoutError",
     "Resource",
-    "RotatingTokenFileAuth",
     "TransportError",
     "async_client",
     "decode_data",

@@ -8,14 +8,23 @@ Nothing outside ``kubereload.kube`` imports the HTTP library.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from types import TracebackType
 from typing import Any
 
 import httpx2 as httpx
 
+from kubereload.kube.config import (
+    Cluster,
+    Credentials,
+    keepalive_options,
+    proxy_for,
+    ssl_context,
+)
 from kubereload.kube.errors import (
     ApiError,
     ConnectError,
@@ -61,11 +70,84 @@ def _mapped() -> Iterator[None]:
         raise transport_error(err) from err
 
 
+class CredentialsAuth(httpx.Auth):
+    """The cluster's :class:`Credentials` on each request, read afresh once after a 401. An
+    exec plugin runs off the event loop; a token file's ``stat`` is cheap enough to stay on."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+        self._runs_plugin = credentials.cluster.exec_plugin is not None
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        await self._authorize(request)
+        response = yield request
+        if response.status_code == 401:
+            self._credentials.rejected()
+            await self._authorize(request)
+            yield request
+
+    async def _authorize(self, request: httpx.Request) -> None:
+        if self._runs_plugin:
+            header = await asyncio.to_thread(self._credentials.authorization)
+        else:
+            header = self._credentials.authorization()
+        if header is not None:
+            request.headers["Authorization"] = header
+
+
+class _RequestLogAtDebug(logging.Filter):
+    """httpx2 logs every request at INFO ("HTTP Request: GET ... 200"): with a Lease renewed
+    every 2 s that fills the log. Its request lines become DEBUG records; warnings stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO:
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            # the logger let it through as INFO: pass it on only where DEBUG is wanted
+            return logging.getLogger("kubereload").isEnabledFor(logging.DEBUG)
+        return True
+
+
+_REQUEST_LOG_FILTER = _RequestLogAtDebug()
+
+
+def _requests_log_at_debug() -> None:
+    for name in ("httpx2", "httpx"):
+        http_logger = logging.getLogger(name)
+        if _REQUEST_LOG_FILTER not in http_logger.filters:
+            http_logger.addFilter(_REQUEST_LOG_FILTER)
+
+
 class KubeClient:
-    """An authenticated connection to one API server (see ``kube.config.async_client``)."""
+    """An authenticated connection to one API server (see :meth:`connect`)."""
 
     def __init__(self, http: httpx.AsyncClient) -> None:
         self._http = http
+
+    @classmethod
+    def connect(cls, cluster: Cluster, *, timeout: float = 30.0) -> KubeClient:
+        """A client for the cluster: base URL, TLS and credentials set; JSON by default; TCP
+        keepalive on every connection; request lines logged at DEBUG."""
+        _requests_log_at_debug()
+        verify = ssl_context(cluster) if cluster.server.startswith("https:") else False
+        # Each informer holds one watch open for minutes: no cap on connections, or the
+        # hundred-and-first informer of a controller would wait for a free one, and time out.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=20)
+        transport = httpx.AsyncHTTPTransport(
+            verify=verify,
+            limits=limits,
+            socket_options=keepalive_options(),
+            proxy=proxy_for(cluster.server),
+        )
+        http = httpx.AsyncClient(
+            base_url=cluster.server,
+            auth=CredentialsAuth(Credentials(cluster)),
+            timeout=httpx.Timeout(timeout),
+            transport=transport,
+            headers={"Accept": "application/json", "User-Agent": "kubereload"},
+        )
+        return cls(http)
 
     async def __aenter__(self) -> KubeClient:
         return self
