@@ -171,7 +171,8 @@ def test_only_the_subcommand_run_is_imported(command: str) -> None:
     """watch and run must not load the Kubernetes client that sync and controller need."""
     code = (
         f"import sys; from kubereload.cli.main import build_parser; build_parser([{command!r}]); "
-        "print(sorted(m for m in sys.modules if m.startswith(('lightkube', 'httpx2', 'kubereload.kube'))))"
+        "print(sorted(m for m in sys.modules"
+        " if m.startswith(('lightkube', 'httpx2', 'kubereload.kube'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
