@@ -12,6 +12,8 @@ The names below are loaded on first use (PEP 562): importing any ``kubereload.*`
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -19,15 +21,27 @@ if TYPE_CHECKING:
     from kubereload.library import watch, watch_configmap, watch_secret
     from kubereload.volume import Snapshot
 else:
-    # The detectors' subpackage ``kubereload.watch`` is imported first: imported later, it would
-    # rebind the name ``watch`` here to itself, hiding the function.
-    import kubereload.watch  # noqa: F401
 
     def watch(*args: Any, **kwargs: Any) -> Any:
         """Load ``path`` now and keep it current: ``kubereload.library.watch``."""
         from kubereload.library import watch as load_and_watch  # noqa: PLC0415 - on first use
 
         return load_and_watch(*args, **kwargs)
+
+
+class _Package(types.ModuleType):
+    """Keeps the function ``kubereload.watch`` when the detectors' subpackage of the same name
+    is imported: the import system would bind the name here to the subpackage. The subpackage
+    stays reachable as ``sys.modules["kubereload.watch"]`` (``from kubereload.watch import``),
+    and is imported only by what uses it (the controller and ``sync`` never do)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "watch" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __version__ = "0.1.0"

@@ -373,6 +373,8 @@ class Controller:
         if workload is None:
             self.forget(key)
             return
+        if workload.current_hash is not None:
+            self.first_seen.pop(key, None)  # the object carries its own hash now
         state = self.states.get(key)
         holding = state.holding if state else None
         if holding and workload.current_hash == holding.desired and not workload.rolling:
@@ -390,9 +392,7 @@ class Controller:
         older write, or a change racing a write, is then judged against what the workload
         carries now, never against an older view."""
         key = workload.key
-        if workload.current_hash is not None:
-            self.first_seen.pop(key, None)  # rolled since: it carries its own
-        elif (first := self.first_seen.get(key)) is not None:
+        if workload.current_hash is None and (first := self.first_seen.get(key)) is not None:
             workload = replace(workload, baseline_hash=first)
         state = self.states.get(key)
         written = state.written if state else None
@@ -651,6 +651,8 @@ class Controller:
                     extra={"event": "rollout", "object": what, "result": "dry_run"},
                 )
                 result = "dry_run"
+                if key in self.first_seen:  # nothing echoes a dry run: remember it here
+                    self.first_seen[key] = decision.desired
             else:
                 await self._write(workload, body)
                 state.written = (decision.desired, self.clock())
