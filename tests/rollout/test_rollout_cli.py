@@ -151,9 +151,17 @@ def test_events_metrics_and_no_secret_values_anywhere(
     base = f"http://127.0.0.1:{port}"
     with urllib.request.urlopen(base + "/readyz", timeout=5) as response:
         assert response.status == 200
-    with urllib.request.urlopen(base + "/metrics", timeout=5) as response:
-        metrics = response.read().decode()
-    assert 'kubereload_rollouts_total{kind="Deployment",result="success"} 1' in metrics
+
+    # a rollout is counted once its work is done, its Events posted
+    def counted() -> str:
+        text = ctl.metrics()
+        return (
+            text
+            if 'kubereload_rollouts_total{kind="Deployment",result="success"} 1' in text
+            else ""
+        )
+
+    metrics = wait_until(counted, what="the rollout counted")
     assert "kubereload_change_to_patch_seconds_count 1" in metrics
     assert "kubereload_adoptions_total 1" in metrics
     # Reloader's names too, for the dashboards and alerts of a migrated cluster
