@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from kubereload.config import fastyaml
 from kubereload.config.errors import ConfigError
 from kubereload.config.limits import DEFAULT_LIMITS, Limits
 
@@ -180,6 +181,9 @@ def _yaml_children(node: yaml.Node) -> list[yaml.Node]:
 
 def parse_yaml(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Any:
     text = decode_utf8(data)
+    fast = fastyaml.load(data, limits.max_depth)
+    if fast is not fastyaml.UNSURE:
+        return fast
     loader = _YamlLoader(text)
     try:
         node = loader.get_single_node()
