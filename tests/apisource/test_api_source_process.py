@@ -58,3 +58,20 @@ def test_watching_files_loads_nothing_of_the_api_source(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_an_api_watch_loads_no_async_http_client(api: KubeAPIServer, kubeconfig: Path) -> None:
+    """The API source speaks http.client from one thread: an application that watches a
+    ConfigMap pays for neither asyncio nor httpx2 (nor lightkube's kubeconfig reader)."""
+    api.create(configmap("app", {"app.yaml": "a: 1\n"}))
+    code = (
+        "import sys, kubereload; "
+        f"c = kubereload.watch_configmap('app', key='app.yaml', kubeconfig={str(kubeconfig)!r}); "
+        "assert c.get() == {'a': 1}; c.close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('lightkube', 'httpx', 'httpx2', 'httpcore', 'anyio', 'asyncio')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubereload.kube.config import KubeConfigError, async_client, load_config
+from kubereload.kube.config import Cluster, KubeConfigError, async_client, load_config, ssl_context
 from kubereload.kube.resources import NAMESPACES
 
 
@@ -139,3 +139,54 @@ def test_missing_kubeconfig_and_unknown_context_are_clear(tmp_path: Path) -> Non
     with pytest.raises(KubeConfigError, match="context 'nope': not found"):
         load_config(path, "nope")
     assert load_config(path).server == "http://127.0.0.1:1"
+
+
+def test_errors_name_the_file_and_field_never_a_value(tmp_path: Path) -> None:
+    secret = "c2VjcmV0LXRva2VuLXZhbHVl!"  # not base64: the error must not quote it
+    conf = {
+        "clusters": [{"name": "c", "cluster": {"server": "https://h:6443"}}],
+        "users": [{"name": "u", "user": {"client-key-data": secret}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "config"
+    path.write_text(yaml.safe_dump(conf))
+    with pytest.raises(KubeConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and "'client-key-data' is not valid base64" in str(err.value)
+    assert secret not in str(err.value)
+    path.write_text(f"users: [{{name: u, user: {{token: {secret}}}}}\n  bad: [\n")
+    with pytest.raises(KubeConfigError, match="not valid YAML at line") as err:
+        load_config(path)
+    assert secret not in str(err.value)
+
+
+def test_a_kubeconfig_is_read_within_bounds_and_paths_are_relative_to_it(tmp_path: Path) -> None:
+    big = tmp_path / "big"
+    big.write_bytes(b"#" * (5 * 1024 * 1024))
+    with pytest.raises(KubeConfigError, match="larger than"):
+        load_config(big)
+    conf = {
+        "clusters": [
+            {"name": "c", "cluster": {"server": "https://h:6443/", "certificate-authority": "ca"}}
+        ],
+        "users": [{"name": "u", "user": {"tokenFile": "tok"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u", "namespace": "n"}}],
+        "current-context": "x",
+    }
+    path = tmp_path / "dir" / "config"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(conf))
+    cluster = load_config(path)
+    assert cluster.server == "https://h:6443" and cluster.namespace == "n"
+    assert (
+        cluster.ca_file == tmp_path / "dir" / "ca"
+        and cluster.token_file == tmp_path / "dir" / "tok"
+    )
+
+
+def test_an_empty_certificate_authority_is_an_error_not_trust_in_anyone(tmp_path: Path) -> None:
+    (tmp_path / "ca").write_text("")
+    cluster = Cluster("https://h:6443", "default", "test", ca_file=tmp_path / "ca")
+    with pytest.raises(KubeConfigError, match="not a PEM certificate"):
+        ssl_context(cluster)

@@ -14,6 +14,7 @@ from kubereload.apisource.source import ApiSource, Deleted, Kind
 from kubereload.config import Config, ConfigError, Limits, Parser
 from kubereload.config.store import Loader, Validator
 from kubereload.kube.config import KubeConfigError, load_config
+from kubereload.kube.stdlib_client import StdlibClient
 
 # DNS-1123 subdomain (object names) and the API's key alphabet.
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
@@ -51,13 +52,14 @@ def watch_object(
         raise ValueError("timeout must be positive")
     try:
         cluster = load_config(kubeconfig, context)
+        client = StdlibClient(cluster)
     except KubeConfigError as err:
         raise ConfigError(f"{kind} {name}: no cluster to read it from: {err}") from None
     source = ApiSource(
         kind,
         name,
         namespace=namespace or cluster.namespace,
-        cluster=cluster,
+        client=client,
         key=key,
         deleted=deleted,
         timeout=timeout,

@@ -1,27 +1,27 @@
 """A ConfigMap or Secret read straight from the API server, as the source of a ``Config``.
 
-One informer per source, narrowed to the object by ``fieldSelector=metadata.name=NAME`` (so a
-Role with ``resourceNames`` is enough), on the shared background loop. Versions are the object's
-``resourceVersion``; the informer's list+watch (bookmarks, resume, 410 relist with an exact diff)
-means every version is delivered or superseded, none twice. While the API server is unreachable
+One :class:`~kubereload.apisource.watcher.ObjectWatch` per source, narrowed to the object by
+``fieldSelector=metadata.name=NAME`` (so a Role with ``resourceNames`` is enough), on the shared
+watch thread, over the standard library's HTTP client. Versions are the object's
+``resourceVersion``; list+watch (bookmarks, resume, 410 relist with an exact diff) means every
+version is delivered or superseded, none twice. While the API server is unreachable
 the last good value stays and the source says it is disconnected, until a watch is back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal
 
-from kubereload.apisource.loop import shared as background
+from kubereload.apisource.loop import threads
+from kubereload.apisource.watcher import ObjectWatch
 from kubereload.config.source import OnSnapshot, OnUnreadable
-from kubereload.kube.config import Cluster, async_client
 from kubereload.kube.data import DataKind, decode_data, invalid_base64
-from kubereload.kube.errors import ApiError
-from kubereload.kube.informer import Informer, Key, StalledError
+from kubereload.kube.errors import ApiError, ReadTimeoutError
+from kubereload.kube.stdlib_client import StdlibClient
 from kubereload.volume import Layout, Snapshot, SnapshotError
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class ApiSource:
         name: str,
         *,
         namespace: str,
-        cluster: Cluster,
+        client: StdlibClient,
         key: str | None = None,
         deleted: Deleted = "keep",
         timeout: float = 30.0,
@@ -90,22 +90,27 @@ class ApiSource:
         self.key = key
         self.deleted = deleted
         self.timeout = timeout
-        self._cluster = cluster
         self._data_kind = DataKind.parse(kind)
-        self._resource = self._data_kind.resource
         self._lock = threading.Lock()
+        self._delivering = threading.RLock()  # a callback may close the source meanwhile
         self._state: Any = None  # None (not listed yet), _DELETED, or an ObjectVersion
         self._delivered: str | None = None
         self._sink: tuple[OnSnapshot, OnUnreadable] | None = None
         self._disconnected: str | None = None
         self._startup_error: str | None = None
         self._broken: str | None = None
-        self._synced = False
         self._ready = threading.Event()
         self._closed = False
-        self._task: asyncio.Task[None] | None = None
-        self._loop = background.acquire()
-        asyncio.run_coroutine_threadsafe(self._run(), self._loop)
+        self._watch: ObjectWatch[ObjectVersion] = ObjectWatch(
+            client,
+            self._data_kind.resource,
+            namespace,
+            name,
+            self,
+            transform=self._transform,
+            on_connection=self._on_connection,
+        )
+        threads.add(self._watch, self._stopped)
 
     def __str__(self) -> str:
         where = f"{self.kind} {self.namespace}/{self.name}"
@@ -138,15 +143,16 @@ class ApiSource:
                 return
             self._sink = (on_snapshot, on_unreadable)
             self._delivered = None if initial is None else initial.version
-        # Whatever arrived since read() is delivered on the loop's thread, in order with the rest.
-        self._loop.call_soon_threadsafe(self._catch_up)
+        # Whatever arrived since read() is delivered now; later versions on the watch thread.
+        # The lock keeps the two in order: one delivery at a time.
+        self._catch_up()
 
     def problem(self) -> str | None:
         if self._broken is not None:
             return f"{self}: {self._broken}"
         if self._disconnected is not None:
             return f"{self}: disconnected from the API server ({self._disconnected})"
-        if not self._synced and self._state is None:
+        if not self._watch.synced.is_set() and self._state is None:
             return f"{self}: not listed yet"
         if self.deleted == "error" and self._state is _DELETED:
             return f"{self} was deleted"
@@ -158,55 +164,16 @@ class ApiSource:
                 return
             self._closed = True
             self._sink = None
-        stopped = asyncio.run_coroutine_threadsafe(self._stop(), self._loop)
-        if background.thread is threading.current_thread():
-            # Closed from an on_change callback: the loop finishes the stop after we return.
-            stopped.add_done_callback(lambda _done: background.release())
-            return
-        try:
-            stopped.result(timeout=10)
-        finally:
-            background.release()
+        threads.remove(self._watch, timeout=self.timeout + 10)
 
-    # -- on the background loop -------------------------------------------------------------------
+    # -- on the watch thread --------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        if self._closed:
-            return
-        self._task = asyncio.current_task()
-        try:
-            async with async_client(self._cluster) as client:
-                informer: Informer[ObjectVersion] = Informer(
-                    client,
-                    self._resource,
-                    self,
-                    transform=self._transform,
-                    namespace=self.namespace,
-                    field_selector=f"metadata.name={self.name}",
-                    on_connection=self._on_connection,
-                )
-                running = asyncio.create_task(informer.run(), name=str(self))
-                try:
-                    await informer.synced.wait()
-                    self._synced = True
-                    self._ready.set()
-                    await running
-                finally:
-                    running.cancel()
-                    await asyncio.gather(running, return_exceptions=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug: say so where the application looks, never silently
-            # by type only: an exception's text (and so a traceback's last line) can quote data
-            log.error("%s: watching stopped (%s, a bug)", self, type(exc).__name__)
-            self._broken = f"watching stopped ({type(exc).__name__}); no more updates"
-            self._ready.set()
-
-    async def _stop(self) -> None:
-        task = self._task
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    def _stopped(self, exc: BaseException) -> None:
+        """A bug stopped the watch: say so where the application looks, never silently."""
+        # by type only: an exception's text (and so a traceback's last line) can quote data
+        log.error("%s: watching stopped (%s, a bug)", self, type(exc).__name__)
+        self._broken = f"watching stopped ({type(exc).__name__}); no more updates"
+        self._ready.set()
 
     def _transform(self, obj: dict[str, Any]) -> ObjectVersion:
         metadata = obj["metadata"]
@@ -223,16 +190,19 @@ class ApiSource:
         version = str(metadata.get("resourceVersion") or "")
         return ObjectVersion(version, str(metadata.get("uid") or ""), files, problem)
 
-    # the informer's Handler
+    # the watch's Handler
     # An event means the API server answered: a list after an outage counts as reconnected.
-    def on_add(self, _key: Key, obj: ObjectVersion) -> None:
+    def on_add(self, obj: ObjectVersion) -> None:
         self._changed(obj)
 
-    def on_update(self, _key: Key, _old: ObjectVersion, new: ObjectVersion) -> None:
+    def on_update(self, _old: ObjectVersion, new: ObjectVersion) -> None:
         self._changed(new)
 
-    def on_delete(self, _key: Key, _old: ObjectVersion) -> None:
+    def on_delete(self, _old: ObjectVersion) -> None:
         self._changed(_DELETED)
+
+    def on_synced(self) -> None:
+        self._ready.set()  # the first list is in: read() answers from here
 
     def _changed(self, state: Any) -> None:
         self._state = state
@@ -249,16 +219,22 @@ class ApiSource:
         if isinstance(error, ApiError):
             # The status line only: a Status message is the server's text about our request.
             why = f"{error.code} {error.reason}"
-            if not self._synced and error.code in _FATAL_AT_START:
+            if not self._watch.synced.is_set() and error.code in _FATAL_AT_START:
                 self._startup_error = f"the API server refused: {why} (see the RBAC in the docs)"
                 self._ready.set()
         else:
-            why = "no answer in time" if isinstance(error, StalledError) else type(error).__name__
+            why = (
+                "no answer in time" if isinstance(error, ReadTimeoutError) else type(error).__name__
+            )
         self._disconnected = why
         self._catch_up()
 
     def _catch_up(self, *, reconnected: bool = False) -> None:
-        """Tell the Config what it has not heard yet. Runs on the loop's thread only."""
+        """Tell the Config what it has not heard yet, one delivery at a time."""
+        with self._delivering:
+            self._deliver(reconnected=reconnected)
+
+    def _deliver(self, *, reconnected: bool) -> None:
         with self._lock:
             sink = self._sink
         if sink is None:

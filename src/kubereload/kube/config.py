@@ -368,12 +368,14 @@ def ssl_context(cluster: Cluster) -> ssl.SSLContext:
     if ca is None and cluster.ca_file is not None:
         ca = read_bounded(cluster.ca_file, "certificate-authority")
     if ca is not None:
+        # Checked here: an empty cadata would make ssl trust the system's CAs instead.
+        not_pem = KubeConfigError(f"{cluster.source}: certificate-authority: not a PEM certificate")
+        if b"-----BEGIN CERTIFICATE-----" not in ca:
+            raise not_pem
         try:
             context = ssl.create_default_context(cadata=ca.decode())
-        except (ssl.SSLError, ValueError):  # an empty file, or not PEM: never "trust anyone"
-            raise KubeConfigError(
-                f"{cluster.source}: certificate-authority: not a PEM certificate"
-            ) from None
+        except (ssl.SSLError, ValueError):
+            raise not_pem from None
     elif cluster.insecure:
         context = _unverified()
     else:
