@@ -130,20 +130,23 @@ class _QuietStderr:
         self._ryml = ryml
         libc = ctypes.PyDLL(None)
         self._stderr = ctypes.c_void_p.in_dll(libc, "stderr")
-        fopen = libc.fopen
-        fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
-        fopen.restype = ctypes.c_void_p
-        self._null = fopen(b"/dev/null", b"w")
-        if not self._null:
-            raise OSError("/dev/null cannot be opened")
+        self._fopen = libc.fopen
+        self._fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        self._fopen.restype = ctypes.c_void_p
+        self._fclose = libc.fclose
+        self._fclose.argtypes = [ctypes.c_void_p]
         self.lock = threading.Lock()
 
     def json(self, data: bytes) -> str | None:
         """rapidyaml's JSON rendering of the one document in ``data`` (None: the document is
         empty); :class:`_Unsure` if rapidyaml refuses it, or it holds several documents."""
         with self.lock:
+            # opened for each parse, closed after: a process keeps no descriptor for it
+            null = self._fopen(b"/dev/null", b"w")
+            if not null:
+                raise _Unsure
             stream = self._stderr.value
-            self._stderr.value = self._null
+            self._stderr.value = null
             try:
                 tree = self._ryml.parse_in_arena(data)
                 node = tree.root_id()
@@ -157,6 +160,7 @@ class _QuietStderr:
                 raise _Unsure from None
             finally:
                 self._stderr.value = stream
+                self._fclose(null)
 
 
 @functools.cache
