@@ -18,7 +18,7 @@ from kubereload.admission.engine import Engine, SchemaSource, SchemaUnavailable
 from kubereload.admission.rules import Rules, RulesError, SchemaRef, parse_rules
 from kubereload.admission.server import AdmissionMetrics, AdmissionServer, Limits
 from kubereload.admission.tls import CertificateFiles
-from kubereload.config import ConfigError
+from kubereload.config import ConfigError, fastyaml
 from kubereload.server import HealthRegistry, Registry
 
 log = logging.getLogger(__name__)
@@ -168,6 +168,7 @@ class AdmissionService:
         return self.server.port
 
     def start(self) -> None:
+        fastyaml.available()  # rapidyaml loaded now, not in the first review
         self.server.start()
         if self._self_signed is not None:
             self._renewer = threading.Thread(
