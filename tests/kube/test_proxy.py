@@ -15,6 +15,7 @@ import pytest
 from kubeapi.server import KubeAPIServer
 from kubereload.kube.config import Cluster, async_client, proxy_for
 from kubereload.kube.resources import CONFIGMAPS
+from kubereload.kube.stdlib_client import StdlibClient
 
 
 class ForwardProxy(ThreadingHTTPServer):
@@ -123,3 +124,16 @@ def test_which_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     assert proxy_for("https://10.0.0.1:6443") is None
     assert proxy_for("https://kubernetes.default.svc") is None
     assert proxy_for("https://api.example.com") == "http://proxy.corp:3128"
+
+
+def test_the_api_sources_client_goes_through_the_proxy_too(
+    cluster_config: Cluster,
+    api: KubeAPIServer,
+    proxy: ForwardProxy,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _clear_proxy_env(monkeypatch)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    listed = StdlibClient(cluster_config).list(CONFIGMAPS, "default", {})
+    assert listed["items"] == []
+    assert proxy.seen == [f"{api.url}/api/v1/namespaces/default/configmaps"]

@@ -20,13 +20,12 @@ import socket
 import ssl
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from kubereload.kube.client import KubeClient
@@ -442,7 +441,11 @@ def proxy_for(server: str) -> str | None:
     """The proxy for the API server from HTTPS_PROXY/HTTP_PROXY/ALL_PROXY, unless NO_PROXY
     exempts its host: what client-go (and an httpx client of its own) would use. A transport
     made by hand, as ours is for keepalive, would otherwise ignore the environment."""
-    parts = urllib.parse.urlsplit(server)
+    if not any(name.lower().endswith("_proxy") for name in os.environ):
+        return None  # the usual case: urllib.request (1.1 MB of an app's memory) stays unloaded
+    import urllib.request  # noqa: PLC0415
+
+    parts = urlsplit(server)
     if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
         return None
     proxies = urllib.request.getproxies_environment()
