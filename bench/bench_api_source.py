@@ -332,6 +332,10 @@ def idle_cost(server: Server, seconds: float, work: Path) -> dict[str, dict[str,
     return out
 
 
+def signed(ns: float) -> str:
+    return f"{'+' if ns >= 0 else '-'}{fmt_ns(abs(ns))}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="30 rounds, 5 s idle")
@@ -358,7 +362,7 @@ def main() -> None:
                 fmt_ns(median),
                 fmt_ns(percentile(values, 99)),
                 fmt_ns(max(values)),
-                "-" if label == "bare watch client" else f"+{fmt_ns(median - floor)}",
+                "-" if label == "bare watch client" else signed(median - floor),
             ]
         )
     print(machine_note())
