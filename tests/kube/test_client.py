@@ -4,6 +4,7 @@ own error (never the HTTP library's), so nothing above ``kube`` needs to know ht
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def test_each_verb(cluster_config: Cluster, api: KubeAPIServer) -> None:
         with pytest.raises(ConflictError) as conflict:
             await client.replace(CONFIGMAPS, "default", "app", stale)
         assert conflict.value.code == 409
-        page = await client.list(CONFIGMAPS, "default", {"limit": "10"})
+        page = json.loads(await client.list_body(CONFIGMAPS, "default", {"limit": "10"}))
         assert [i["metadata"]["name"] for i in page["items"]] == ["app"]
         with pytest.raises(ApiError) as missing:
             await client.patch(

@@ -62,7 +62,7 @@ def _kubeconfig(path: Path, server: str, users: dict[str, dict[str, object]]) ->
 def _get(config_path: Path, context: str | None) -> None:
     async def go() -> None:
         async with async_client(load_config(config_path, context)) as client:
-            await client.list(NAMESPACES, None, {})
+            await client.list_body(NAMESPACES, None, {})
 
     asyncio.run(go())
 
@@ -106,11 +106,11 @@ def test_token_file_is_reread_when_rotated(tmp_path: Path, recorder: ThreadingHT
 
     async def go() -> None:
         async with async_client(load_config(path)) as client:
-            await client.list(NAMESPACES, None, {})
+            await client.list_body(NAMESPACES, None, {})
             # The kubelet rotates by writing a new file and renaming it into place.
             (tmp_path / "token.new").write_text("second\n")
             (tmp_path / "token.new").rename(token)
-            await client.list(NAMESPACES, None, {})
+            await client.list_body(NAMESPACES, None, {})
 
     asyncio.run(go())
     assert recorder.seen == ["Bearer first", "Bearer second"]  # type: ignore[attr-defined]

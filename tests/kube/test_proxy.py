@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -68,7 +69,7 @@ def proxy() -> Iterator[ForwardProxy]:
 def _names(cluster: Cluster) -> list[str]:
     async def go() -> list[str]:
         async with async_client(cluster) as client:
-            listed = await client.list(CONFIGMAPS, "default", {})
+            listed = json.loads(await client.list_body(CONFIGMAPS, "default", {}))
         return [item["metadata"]["name"] for item in listed["items"]]
 
     return asyncio.run(go())

@@ -35,7 +35,7 @@ def root_handler() -> Iterator[Capture]:
 def _one_request(cluster: Cluster) -> None:
     async def go() -> None:
         async with async_client(cluster) as client:
-            await client.list(CONFIGMAPS, "default", {})
+            await client.list_body(CONFIGMAPS, "default", {})
 
     asyncio.run(go())
 

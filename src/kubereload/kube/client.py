@@ -190,13 +190,13 @@ class KubeClient:
         result: JsonObject = response.json()
         return result
 
-    async def list(
+    async def list_body(
         self, resource: Resource, namespace: str | None, params: Mapping[str, str]
-    ) -> JsonObject:
-        """One page of a list (``params``: limit, continue, selectors)."""
+    ) -> bytes:
+        """One page of a list (``params``: limit, continue, selectors), undecoded: the
+        informer decodes only the fields it keeps."""
         response = await self._send("GET", resource.path(namespace), params=params)
-        result: JsonObject = response.json()
-        return result
+        return response.content
 
     @contextlib.asynccontextmanager
     async def watch(

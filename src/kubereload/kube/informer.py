@@ -21,10 +21,14 @@ import inspect
 import json
 import logging
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
+
+import msgspec
+from msgspec import UNSET, UnsetType
 
 from kubereload.backoff import Backoff
 from kubereload.kube.client import KubeClient
@@ -102,10 +106,79 @@ def _refused(err: BaseException) -> bool:
 
 def object_key(obj: Mapping[str, Any]) -> Key:
     metadata = obj["metadata"]
-    return (str(metadata.get("namespace") or ""), str(metadata["name"]))
+    # one copy of each namespace's name, however many objects it holds
+    return (sys.intern(str(metadata.get("namespace") or "")), str(metadata["name"]))
 
 
 def _identity(obj: dict[str, Any]) -> Any:
+    return obj
+
+
+class _ObjectMeta(msgspec.Struct):
+    """ObjectMeta as listed, less ``managedFields`` (and the obsolete ``selfLink``).
+
+    managedFields is most of a small object's metadata, thousands of small dicts and strings
+    per page that nothing here reads: not decoding them keeps a first list's peak, and the
+    heap it leaves fragmented, small. Values are ``Any``: a transform judges them, as before.
+    """
+
+    name: Any = UNSET
+    generateName: Any = UNSET
+    namespace: Any = UNSET
+    uid: Any = UNSET
+    resourceVersion: Any = UNSET
+    generation: Any = UNSET
+    creationTimestamp: Any = UNSET
+    deletionTimestamp: Any = UNSET
+    deletionGracePeriodSeconds: Any = UNSET
+    labels: Any = UNSET
+    annotations: Any = UNSET
+    ownerReferences: Any = UNSET
+    finalizers: Any = UNSET
+
+
+class _Item(msgspec.Struct):
+    """One listed object: every top-level field of the kinds read (workloads, their CRDs,
+    ConfigMaps, Secrets, Namespaces)."""
+
+    metadata: _ObjectMeta | UnsetType = UNSET
+    apiVersion: Any = UNSET
+    kind: Any = UNSET
+    spec: Any = UNSET
+    status: Any = UNSET
+    data: Any = UNSET
+    binaryData: Any = UNSET
+    stringData: Any = UNSET
+    type: Any = UNSET
+    immutable: Any = UNSET
+
+
+class _ListMeta(msgspec.Struct, rename={"continue_": "continue"}):
+    resourceVersion: Any = UNSET
+    continue_: Any = UNSET
+
+
+class _Page(msgspec.Struct):
+    metadata: _ListMeta | UnsetType = UNSET
+    items: list[_Item] | None = None
+
+
+_decode_page = msgspec.json.Decoder(_Page).decode
+
+
+def _fields(struct: msgspec.Struct) -> dict[str, Any]:
+    return {
+        name: value
+        for name in struct.__struct_fields__
+        if (value := getattr(struct, name)) is not UNSET
+    }
+
+
+def _plain(item: _Item) -> dict[str, Any]:
+    """A listed object as the dict a watch event carries (less managedFields)."""
+    obj = _fields(item)
+    if isinstance(item.metadata, _ObjectMeta):
+        obj["metadata"] = _fields(item.metadata)
     return obj
 
 
@@ -119,18 +192,21 @@ async def list_pages(
     page_size: int = 500,
 ) -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
     """Yield ``(items, resourceVersion)`` page by page (``limit``/``continue``), so a list of
-    10 000 objects never sits in memory as one decoded body. A ``continue`` token that expired
-    (410) restarts the list: raises :class:`GoneError` for the caller to start over."""
+    10 000 objects never sits in memory as one decoded body; items come without
+    ``metadata.managedFields``. A ``continue`` token that expired (410) restarts the list:
+    raises :class:`GoneError` for the caller to start over."""
     params: dict[str, str] = {"limit": str(page_size)}
     if label_selector:
         params["labelSelector"] = label_selector
     if field_selector:
         params["fieldSelector"] = field_selector
     while True:
-        body = await client.list(resource, namespace, params)
-        metadata = body.get("metadata") or {}
-        yield body.get("items") or [], str(metadata.get("resourceVersion") or "")
-        token = metadata.get("continue")
+        page = _decode_page(await client.list_body(resource, namespace, params))
+        meta = page.metadata if isinstance(page.metadata, _ListMeta) else _ListMeta()
+        items = [_plain(item) for item in page.items or ()]
+        del page  # the decoded page, so each object is held once: as its plain dict
+        yield items, str(meta.resourceVersion or "")
+        token = meta.continue_
         if not token:
             return
         params["continue"] = str(token)
