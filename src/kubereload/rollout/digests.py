@@ -8,6 +8,7 @@ other object costs one 16-byte digest and its two annotation flags.
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def summarize_object(
 
 def data_ref(kind: DataKind, obj: Mapping[str, Any]) -> ObjectRef:
     meta = obj.get("metadata") or {}
-    return ObjectRef(kind, str(meta.get("namespace", "")), str(meta.get("name", "")))
+    namespace = sys.intern(str(meta.get("namespace", "")))  # one copy per namespace
+    return ObjectRef(kind, namespace, str(meta.get("name", "")))
 
 
 class DigestStore:

@@ -8,6 +8,7 @@ never updates, so it is reported for a warning.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +96,7 @@ def extract_references(pod_spec: Mapping[str, Any]) -> list[Reference]:
     for volume in _dicts(pod_spec.get("volumes")):
         vol_name = str(volume.get("name", "?"))
         for kind, obj_name in _volume_refs(volume):
-            via = f'volume "{vol_name}"'
+            via = sys.intern(f'volume "{vol_name}"')  # alike in many workloads: one copy
             refs.append(Reference(kind, obj_name, via, None, vol_name in sub_paths))
     for where, container in _containers(pod_spec):
         for env in _dicts(container.get("env")):
@@ -107,7 +108,7 @@ def extract_references(pod_spec: Mapping[str, Any]) -> list[Reference]:
                 ref_name = _name(ref)
                 if ref_name and isinstance(ref, Mapping):
                     key = ref.get("key")
-                    via = f"env {env.get('name', '?')} of {where}"
+                    via = sys.intern(f"env {env.get('name', '?')} of {where}")
                     refs.append(
                         Reference(kind, ref_name, via, key if isinstance(key, str) else None)
                     )
@@ -115,7 +116,7 @@ def extract_references(pod_spec: Mapping[str, Any]) -> list[Reference]:
             for field, kind in _FROM_REFS:
                 from_name = _name(source.get(field))
                 if from_name:
-                    refs.append(Reference(kind, from_name, f"envFrom of {where}"))
+                    refs.append(Reference(kind, from_name, sys.intern(f"envFrom of {where}")))
     return refs
 
 

@@ -6,6 +6,7 @@ it is kept current from the workload watches' add, update and delete events.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -86,7 +87,7 @@ def from_object(
     template_annotations = _str_map((template.get("metadata") or {}).get("annotations"))
     return Workload(
         kind=kind,
-        namespace=str(meta.get("namespace", "")),
+        namespace=sys.intern(str(meta.get("namespace", ""))),
         name=str(meta.get("name", "")),
         policy=parse_policy(annotations, kind.pause_annotations, reading),
         refs=tuple(
@@ -106,11 +107,15 @@ def from_object(
 
 
 class WorkloadIndex:
-    """Workloads by key, and by every ConfigMap/Secret they may depend on."""
+    """Workloads by key, and by every ConfigMap/Secret they may depend on.
+
+    Most objects have one user: that user's key is kept bare, and a set only from the second
+    on (an empty set costs 216 bytes, thousands of them megabytes).
+    """
 
     def __init__(self) -> None:
         self._workloads: dict[ObjectRef, Workload] = {}
-        self._users: dict[ObjectRef, set[ObjectRef]] = {}
+        self._users: dict[ObjectRef, ObjectRef | set[ObjectRef]] = {}
 
     def __len__(self) -> int:
         return len(self._workloads)
@@ -123,15 +128,25 @@ class WorkloadIndex:
 
     def users(self, ref: ObjectRef) -> set[ObjectRef]:
         """The workloads a change to ``ref`` may affect (a copy)."""
-        return set(self._users.get(ref, ()))
+        users = self._users.get(ref)
+        if users is None:
+            return set()
+        return set(users) if isinstance(users, set) else {users}
 
     def upsert(self, workload: Workload) -> Workload | None:
         """Add or replace a workload; returns the previous version."""
-        old = self._workloads.get(workload.key)
+        key = workload.key  # one tuple, shared by both maps
+        old = self._workloads.get(key)
         self._unlink(old)
-        self._workloads[workload.key] = workload
+        self._workloads[key] = workload
         for ref in workload.candidates():
-            self._users.setdefault(ref, set()).add(workload.key)
+            users = self._users.get(ref)
+            if users is None:
+                self._users[ref] = key
+            elif isinstance(users, set):
+                users.add(key)
+            elif users != key:
+                self._users[ref] = {users, key}
         return old
 
     def remove(self, key: ObjectRef) -> Workload | None:
@@ -142,12 +157,15 @@ class WorkloadIndex:
     def _unlink(self, old: Workload | None) -> None:
         if old is None:
             return
+        key = old.key
         for ref in old.candidates():
             users = self._users.get(ref)
-            if users is not None:
-                users.discard(old.key)
-                if not users:
-                    del self._users[ref]
+            if isinstance(users, set):
+                users.discard(key)
+                if len(users) == 1:
+                    self._users[ref] = users.pop()
+            elif users == key:
+                del self._users[ref]
 
 
 def keyed_refs(workload: Workload | None) -> set[ObjectRef]:
