@@ -123,3 +123,26 @@ def test_a_quiet_watch_on_the_real_server_is_resumed_on_its_timeout_without_alar
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert warnings == []
     assert all(r.levelno <= logging.DEBUG for r in caplog.records if r.name.startswith("httpx"))
+
+
+def test_a_listed_object_reaches_the_transform_whole_but_for_managed_fields(
+    control_plane: ControlPlane, control_plane_namespace: str
+) -> None:
+    """Lists are decoded into the fields kept: everything a watch event carries, less the
+    server's managedFields bookkeeping (most of a small object's metadata)."""
+    ns = control_plane_namespace
+    cm = configmap("whole", {"v": "1"}, namespace=None, labels={"team": "a"})
+    cm["metadata"]["annotations"] = {"note": "kept"}
+    cm["binaryData"] = {"b": "AAE="}
+    control_plane.ok("POST", f"/api/v1/namespaces/{ns}/configmaps", cm)
+    listed = control_plane.ok("GET", f"/api/v1/namespaces/{ns}/configmaps/whole")
+    assert "managedFields" in listed["metadata"]  # the real server does write them
+
+    async def body(informer: Informer[Any], rec: Recorder) -> None:
+        seen = informer.get((ns, "whole"))
+        assert seen is not None
+        expected = {k: v for k, v in listed.items() if k not in ("apiVersion", "kind")}
+        expected["metadata"] = {k: v for k, v in listed["metadata"].items() if k != "managedFields"}
+        assert seen == expected
+
+    asyncio.run(run_informer(control_plane, ns, CONFIGMAPS, body))
