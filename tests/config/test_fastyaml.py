@@ -214,6 +214,24 @@ def test_documents_pyyaml_writes_read_back_the_same(
     assert_agrees(document.encode())
 
 
+TOKENS = [
+    *HOSTILE_SCALARS,
+    *KEYS,
+    *[": ", "\n", "  ", "- ", "[", "]", "{", "}", ", ", "#", "'", '"', "|", ">", "?", " ", "x"],
+    *["---\n", "...\n", "\n  "],
+]
+
+
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(parts=st.lists(st.sampled_from(TOKENS), max_size=25))
+@example(parts=["...\n"])
+@example(parts=["]"])
+@example(parts=["|", "\n", "yes", "\n"])
+def test_token_soup_reads_as_pyyaml_reads_it(parts: list[str]) -> None:
+    """Fragments in any order: where the two parsers part on malformed or odd YAML."""
+    assert_agrees("".join(parts).encode())
+
+
 @settings(max_examples=1000, deadline=None)
 @given(document=flat_document())
 def test_parse_gives_pyyaml_values_or_an_error_where_pyyaml_refuses(document: str) -> None:
@@ -243,9 +261,7 @@ features:
     enabled: false
   - name: export
     enabled: null
-message: |
-  Hello,
-  world.
+message: "Hello, world."
 """
     assert assert_agrees(document) is not fastyaml.UNSURE
 

@@ -43,27 +43,57 @@ _SCREENED_BYTES = (
     + b"\x7f!&*%\\"
 )
 _NOT_SCREENED = bytes(b for b in range(256) if b not in _SCREENED_BYTES)
-# Merge keys; a sign before a bare fraction ("-.5" is a string to PyYAML).
-_SCREENED_PAIRS = (b"<<", b"-.", b"+.")
-# "@" and "`" where a token may start (PyYAML refuses them there); NEL, LS, PS (line breaks in
-# YAML 1.1), C1 controls, BOM, U+FFFE and U+FFFF.
-_SCREENED_SEQUENCES = re.compile(
-    rb"(?:^|[\s\[\]{},:?-])[@`]|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]|\xef\xbb\xbf|\xef\xbf[\xbe\xbf]",
-    re.MULTILINE,
+# Merge keys; a sign before a bare fraction ("-.5" is a string to PyYAML); the document end
+# marker "..." (PyYAML refuses a stream of it alone).
+_SCREENED_PAIRS = (b"<<", b"-.", b"+.", b"...")
+# Where a token may start, "@" and "`", and outside a flow collection "]", "}" and ",": PyYAML
+# refuses them there, rapidyaml reads text; and block scalars ("|", ">"), where fuzzing found
+# the two parsers apart (unindented content, a missing last line break). Each is found in C,
+# its previous byte looked at.
+_TOKEN_STARTS = (
+    (b"@`", frozenset(b" \n[]{},:?-")),
+    (b"]},", frozenset(b" \n,:")),
+    (b"|>", frozenset(b" \n")),  # block scalars: the parsers part on their edge cases
 )
-_SEQUENCE_STARTS = b"@`\xc2\xe2\xef"
-_NOT_SEQUENCE_STARTS = bytes(b for b in range(256) if b not in _SEQUENCE_STARTS)
+# LS, PS (line breaks in YAML 1.1), BOM, U+FFFE, U+FFFF; and the C1 controls (NEL among them).
+_SCREENED_UTF8 = (
+    b"\xe2\x80\xa8",
+    b"\xe2\x80\xa9",
+    b"\xef\xbb\xbf",
+    b"\xef\xbf\xbe",
+    b"\xef\xbf\xbf",
+)
+_C1_CONTROLS = frozenset(range(0x80, 0xA0))
+
+
+def _preceded(data: bytes, char: int, before: frozenset[int]) -> bool:
+    """Whether some byte ``char`` in ``data`` is first, or comes after one of ``before``."""
+    at = data.find(char)
+    while at >= 0:
+        if at == 0 or data[at - 1] in before:
+            return True
+        at = data.find(char, at + 1)
+    return False
+
+
+def _c1_control(data: bytes) -> bool:
+    """Whether ``data`` (valid UTF-8) holds a C1 control character (\\xc2 then 0x80-0x9f)."""
+    at = data.find(0xC2)
+    while at >= 0:
+        if data[at + 1] in _C1_CONTROLS:
+            return True
+        at = data.find(0xC2, at + 2)
+    return False
 
 
 def _screened(data: bytes) -> bool:
-    """Whether ``data`` holds something only PyYAML reads (a few C passes over the bytes)."""
+    """Whether ``data`` holds something only PyYAML reads (C passes over the bytes, mostly)."""
     if data.translate(None, _NOT_SCREENED) or any(pair in data for pair in _SCREENED_PAIRS):
         return True
-    if not data.endswith(b"\n") and (b"|" in data or b">" in data):
-        return True  # a block scalar at the very end: its last line break differs
-    if not data.translate(None, _NOT_SEQUENCE_STARTS):
-        return False
-    return _SCREENED_SEQUENCES.search(data) is not None
+    for chars, before in _TOKEN_STARTS:
+        if any(_preceded(data, char, before) for char in chars):
+            return True
+    return any(sequence in data for sequence in _SCREENED_UTF8) or _c1_control(data)
 
 
 def _first_characters() -> str:
