@@ -86,12 +86,12 @@ class Connection:
             address = (self._address, self.port)
             sock = socket.create_connection(address, _left(deadline))  # type: ignore[arg-type]
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(0.0)  # at rest non-blocking: see _send
             self._sock, self._reader = sock, sock.makefile("rb")
         assert self._sock is not None and self._reader is not None
         sock, reader = self._sock, self._reader
         try:
-            sock.settimeout(_left(deadline))
-            sock.sendall(data)
+            _send(sock, data, deadline)
             sock.settimeout(_left(deadline))
             first = reader.readline(LINE_LIMIT + 1)
         except (BrokenPipeError, ConnectionResetError) as exc:
@@ -111,7 +111,9 @@ class Connection:
         sock.settimeout(_left(deadline))
         complete = _skip_body(reader, fields, no_body=status in (204, 304) or status < 200)
         keep = complete and version == "HTTP/1.1" and "close" not in fields.get("connection", "")
-        if not keep:
+        if keep:
+            sock.settimeout(0.0)
+        else:
             self._close()
         return status, reason
 
@@ -121,6 +123,19 @@ class Connection:
         if self._sock is not None:
             self._sock.close()
         self._sock = self._reader = None
+
+
+def _send(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Send a request on a non-blocking socket: one ``send`` when the buffer has room (a
+    small request always does), without the ``poll`` and mode switch that a socket timeout
+    costs first; the rest, if any, with the deadline."""
+    try:
+        sent = sock.send(data)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(data):
+        sock.settimeout(_left(deadline))
+        sock.sendall(data[sent:])
 
 
 def _left(deadline: float) -> float:

@@ -33,6 +33,7 @@ _MiB = 1024 * 1024
 # O_NONBLOCK: opening a FIFO planted as a key must not block the watcher.
 _OPEN_ENTRY = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPEN_VOLUME = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC  # the path given may be a link
 
 Expect = Literal["file", "directory"] | None
 SnapshotKind = Literal["unreadable", "too-large", "outside-volume", "not-a-file"]
@@ -126,8 +127,14 @@ class _Budget:
             )
 
 
-def _read_open_file(fd: int, name: str, st: os.stat_result, budget: _Budget) -> bytes:
-    """The bytes of an open file, checked against the budget before and while reading."""
+def _read_open_file(
+    fd: int, name: str, st: os.stat_result, budget: _Budget, *, immutable: bool = False
+) -> bytes:
+    """The bytes of an open file, checked against the budget before and while reading.
+
+    ``immutable``: a kubelet version's file, never written again, so a short read is its end
+    (one ``read`` for a small key instead of two).
+    """
     if not stat.S_ISREG(st.st_mode):
         raise SnapshotError(f"{name}: not a regular file", "not-a-file")
     budget.file(name, st.st_size)
@@ -135,7 +142,8 @@ def _read_open_file(fd: int, name: str, st: os.stat_result, budget: _Budget) -> 
     chunks: list[bytes] = []
     total = 0
     while True:  # a file that grows while it is read is bounded all the same
-        chunk = os.read(fd, min(max(st.st_size - total, 0), cap) + 65536)
+        want = min(max(st.st_size - total, 0), cap) + 65536
+        chunk = os.read(fd, want)
         if not chunk:
             break
         total += len(chunk)
@@ -144,6 +152,8 @@ def _read_open_file(fd: int, name: str, st: os.stat_result, budget: _Budget) -> 
                 f"{name}: over the limit of {cap} bytes (max_file_bytes)", "too-large"
             )
         chunks.append(chunk)
+        if immutable and len(chunk) < want:
+            break
     if total > st.st_size:
         budget.file(name, total - st.st_size)
     return b"".join(chunks)
@@ -161,10 +171,10 @@ def _read_tree(root_fd: int, budget: _Budget, *, plain_root: str | None) -> dict
     kubelet writes regular files and directories only.
     """
     files: dict[str, bytes] = {}
-    pending = [("", os.dup(root_fd))]
+    pending: list[tuple[str, int]] = []  # sub-directories found, open, not read yet
+    prefix, dir_fd = "", root_fd
     try:
-        while pending:
-            prefix, dir_fd = pending.pop()
+        while True:
             try:
                 with os.scandir(dir_fd) as entries:
                     names = sorted(entry.name for entry in entries)
@@ -188,12 +198,18 @@ def _read_tree(root_fd: int, budget: _Budget, *, plain_root: str | None) -> dict
                             pending.append((rel + "/", fd))
                             fd = -1  # now pending's to close
                             continue
-                        files[rel] = _read_open_file(fd, shown, st, budget)
+                        files[rel] = _read_open_file(
+                            fd, shown, st, budget, immutable=plain_root is None
+                        )
                     finally:
                         if fd >= 0:
                             os.close(fd)
             finally:
-                os.close(dir_fd)
+                if dir_fd != root_fd:  # the caller's own is the caller's to close
+                    os.close(dir_fd)
+            if not pending:
+                break
+            prefix, dir_fd = pending.pop()
     finally:
         for _prefix, fd in pending:
             os.close(fd)
@@ -231,25 +247,41 @@ def _check_data_target(volume: str, target: str) -> None:
 
 def _read_kubelet(source: Path, only: str | None, limits: ReadLimits) -> Snapshot:
     volume = os.fspath(source if only is None else source.parent)
-    volume_fd = os.open(volume, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    volume_fd = os.open(volume, _OPEN_VOLUME)
     try:
-        for _ in range(_MAX_RETRIES):
+        return _read_kubelet_at(volume_fd, volume, source, only, limits, target=None)
+    finally:
+        os.close(volume_fd)
+
+
+def _read_kubelet_at(
+    volume_fd: int,
+    volume: str,
+    source: Path,
+    only: str | None,
+    limits: ReadLimits,
+    *,
+    target: str | None,
+) -> Snapshot:
+    """The version ``..data`` points to (``target`` if already read), read through it."""
+    for _ in range(_MAX_RETRIES):
+        if target is None:
             try:
                 target = os.readlink(DATA_DIR, dir_fd=volume_fd)
             except FileNotFoundError:
                 raise SnapshotError(f"{volume}: {DATA_DIR} is gone") from None
-            _check_data_target(volume, target)
-            budget = _Budget(limits, volume)
-            try:
-                files = _read_version(volume_fd, target, only, budget)
-            except FileNotFoundError:
-                if only is not None and os.readlink(DATA_DIR, dir_fd=volume_fd) == target:
-                    raise SnapshotError(f"{source}: no such key in the volume") from None
-                continue  # the writer removed this version while we read it: read the new one
-            if os.readlink(DATA_DIR, dir_fd=volume_fd) == target:
-                return Snapshot(target, MappingProxyType(files), Layout.KUBELET)
-    finally:
-        os.close(volume_fd)
+        _check_data_target(volume, target)
+        budget = _Budget(limits, volume)
+        try:
+            files = _read_version(volume_fd, target, only, budget)
+        except FileNotFoundError:
+            if only is not None and os.readlink(DATA_DIR, dir_fd=volume_fd) == target:
+                raise SnapshotError(f"{source}: no such key in the volume") from None
+            target = None
+            continue  # the writer removed this version while we read it: read the new one
+        if os.readlink(DATA_DIR, dir_fd=volume_fd) == target:
+            return Snapshot(target, MappingProxyType(files), Layout.KUBELET)
+        target = None
     raise SnapshotError(f"{volume}: {DATA_DIR} kept changing while being read")
 
 
@@ -278,7 +310,7 @@ def _read_version(
                     "(watch the volume's directory to read it as a mapping)",
                     "not-a-file",
                 )
-            return {only: _read_open_file(fd, only, st, budget)}
+            return {only: _read_open_file(fd, only, st, budget, immutable=True)}
         finally:
             os.close(fd)
     finally:
@@ -328,6 +360,9 @@ def read_snapshot(
     replaced it (and the reverse) rather than serving a mapping where a document was expected.
     """
     limits = limits or ReadLimits()
+    kubelet = _read_kubelet_directory(source, limits, expect)
+    if kubelet is not None:
+        return kubelet
     try:
         layout = detect_layout(source)
     except FileNotFoundError as exc:
@@ -354,3 +389,30 @@ def read_snapshot(
     except OSError as exc:
         raise SnapshotError(f"{source}: {exc.strerror or type(exc).__name__}") from None
     return Snapshot(content_version(files), MappingProxyType(files), layout)
+
+
+def _read_kubelet_directory(source: Path, limits: ReadLimits, expect: Expect) -> Snapshot | None:
+    """The common case in a few system calls: a kubelet volume's directory, told by opening it
+    and reading its ``..data`` link (which the read needs anyway); None if it is not one."""
+    try:
+        volume_fd = os.open(source, _OPEN_VOLUME)
+    except OSError:
+        return None
+    try:
+        try:
+            target = os.readlink(DATA_DIR, dir_fd=volume_fd)
+        except OSError:
+            return None  # no ..data link: a plain directory (or unreadable: said below)
+        if expect == "file":
+            raise SnapshotError(
+                f"{source}: a directory, but this watch is of one file "
+                "(watch a directory to read its files as a mapping)",
+                "not-a-file",
+            )
+        return _read_kubelet_at(volume_fd, os.fspath(source), source, None, limits, target=target)
+    except SnapshotError:
+        raise
+    except OSError as exc:
+        raise SnapshotError(f"{source}: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        os.close(volume_fd)

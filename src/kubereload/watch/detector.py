@@ -256,14 +256,20 @@ class Detector:
             poller.poll()  # no timeout: an idle watch costs nothing
             if self._stop.is_set():
                 return
-            if self._handle(self._inotify.read()):
-                self._check()
+            relevant, data_swap_only = self._handle(self._inotify.read())
+            if relevant:
+                self._check(kind_known=data_swap_only)
 
-    def _handle(self, events: list[inotify.Event]) -> bool:
-        """Update watches for a batch of events; True when the batch may have changed content."""
+    def _handle(self, events: list[inotify.Event]) -> tuple[bool, bool]:
+        """Update watches for a batch of events: (whether it may have changed content, whether
+        it was only ``..data`` swaps in a watched volume directory, which cannot have turned
+        the source into a file or a directory into one)."""
         relevant = False
+        data_swap_only = self._is_dir_source
         kubelet = self._kubelet_mask or os.path.islink(os.path.join(self._dir, DATA_DIR_NAME))
         for event in events:
+            if not (event.wd == self._main_wd and event.name == DATA_DIR_NAME):
+                data_swap_only = False
             if event.mask & inotify.IN_Q_OVERFLOW:
                 relevant = True
             elif event.wd == self._ancestor_wd:
@@ -288,7 +294,7 @@ class Detector:
                     del self._sub_wds[event.wd]
                 elif self._matters(event, self._sub_wds[event.wd], False):
                     relevant = True
-        return relevant
+        return relevant, data_swap_only
 
     def _matters(self, event: inotify.Event, where: Path, kubelet: bool) -> bool:
         name = event.name
@@ -349,8 +355,14 @@ class Detector:
 
     # -- reading --------------------------------------------------------------------------------
 
-    def _check(self) -> None:
-        if self._inotify is not None and os.path.isdir(self.source) != self._is_dir_source:
+    def _check(self, *, kind_known: bool = False) -> None:
+        """Read and compare; ``kind_known``: the source is still the kind of entry (file or
+        directory) it was, so the system call that would ask is saved."""
+        if (
+            not kind_known
+            and self._inotify is not None
+            and os.path.isdir(self.source) != self._is_dir_source
+        ):
             self._retarget()
         try:
             snapshot = self._read()
