@@ -1,16 +1,20 @@
-"""Shell completion: the script ``kubereload completion`` prints, sourced in real bash and zsh."""
+"""Shell completion: the script ``kubereload completion`` prints, sourced in real bash and zsh,
+and used as a user uses it: typed at an interactive prompt on a terminal, with Tab."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from kubereload.cli.main import build_parser
 from support.process import kubereload
+from support.terminal import Terminal
 
 
 def completion_script(shell: str, tmp_path: Path) -> Path:
@@ -86,3 +90,67 @@ def test_zsh_loads_it_under_compinit_and_picks_the_same_words(tmp_path: Path) ->
     assert "watch" in out[1].split()
     assert out[2].split() == ["text", "json"]
     assert {"set", "show"} <= set(out[3].split())
+
+
+# At a real prompt: what the user types (a Tab where they would press it), then Enter runs a
+# stand-in ``kubereload`` function that prints the words the line editor completed.
+TYPED_CASES = [
+    ("kubereload wat\t", "watch"),
+    ("kubereload watch --jit\t", "watch --jitter"),
+    ("kubereload watch --log-format j\t", "watch --log-format json"),
+    ("kubereload controller --reload-strategy e\t", "controller --reload-strategy env-vars"),
+    ("kubereload completion z\t", "completion zsh"),
+]
+
+
+def check_at_the_prompt(term: Terminal) -> None:
+    for typed, completed in TYPED_CASES:
+        term.send(typed + "\n")
+        term.expect(f"ARGS<{completed}>")
+    # Two candidates: the line editor lists both and completes neither; Ctrl-U clears the line.
+    term.send("kubereload co\t")
+    term.expect(r"completion\s+controller")
+    term.send("\x15")
+    assert term.run("echo still").strip().endswith("still")
+
+
+@pytest.fixture
+def shell_env(tmp_path: Path) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "TERM": "xterm", "LANG": "C"}
+
+
+@pytest.fixture
+def zsh(tmp_path: Path, shell_env: dict[str, str]) -> Iterator[Terminal]:
+    if shutil.which("zsh") is None:
+        pytest.skip("zsh is not installed (scripts/install-system-deps.sh installs it)")
+    script = completion_script("zsh", tmp_path)
+    term = Terminal(["zsh", "-f", "-i"], shell_env)
+    try:
+        term.send("PROMPT='> '; unsetopt beep\n")
+        term.run(f"autoload -U compinit && compinit -u -d {tmp_path}/zcompdump")
+        term.run(f'source {script}; kubereload() {{ print -r -- "ARGS<$*>" }}')
+        yield term
+    finally:
+        term.close()
+
+
+@pytest.fixture
+def bash(tmp_path: Path, shell_env: dict[str, str]) -> Iterator[Terminal]:
+    script = completion_script("bash", tmp_path)
+    inputrc = tmp_path / "inputrc"
+    inputrc.write_text("set show-all-if-ambiguous on\nset bell-style none\n")
+    env = shell_env | {"INPUTRC": str(inputrc), "PS1": "> "}
+    term = Terminal(["bash", "--norc", "--noprofile", "-i"], env)
+    try:
+        term.run(f"source {script}; kubereload() {{ printf 'ARGS<%s>\\n' \"$*\"; }}")
+        yield term
+    finally:
+        term.close()
+
+
+def test_zsh_completes_commands_flags_and_choices_at_a_prompt(zsh: Terminal) -> None:
+    check_at_the_prompt(zsh)
+
+
+def test_bash_completes_commands_flags_and_choices_at_a_prompt(bash: Terminal) -> None:
+    check_at_the_prompt(bash)
