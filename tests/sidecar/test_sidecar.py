@@ -46,3 +46,24 @@ def test_options_that_cannot_work_are_refused_before_anything_starts(tmp_path: P
         Sidecar(SidecarOptions(reload=ReloadOptions(actions=[WebhookOptions("ftp://x/")])))
     with pytest.raises(ValueError, match="needs --pid, --pid-file or --process-name"):
         Sidecar(SidecarOptions(reload=ReloadOptions(actions=[SignalOptions(signal.SIGHUP)])))
+
+
+def test_a_newer_change_cuts_a_failing_webhooks_back_off_short(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    volume = AtomicWriter(tmp_path / "conf")
+    volume.write({"app.yaml": "a: 1"})
+    receiver.status = 500
+    hook = WebhookOptions(receiver.url, retries=1, backoff=60.0, backoff_max=60.0)
+    options = SidecarOptions(paths=[volume.target_dir], reload=ReloadOptions(actions=[hook]))
+    with Sidecar(options) as sidecar:
+        volume.write({"app.yaml": "a: 2"})
+        receiver.wait_calls(1)  # failed: its retry waits 30 to 60 s
+        receiver.status = 200
+        volume.write({"app.yaml": "a: 3"})
+        receiver.wait_calls(2, timeout=25)  # the newer change's call, not the retry
+        assert sidecar.pipeline.wait_idle(15)
+        reloads = sidecar.telemetry.reloads
+        assert (reloads.value(result="failure"), reloads.value(result="success")) == (1, 1)
+        assert sidecar.pipeline.last_result is not None and sidecar.pipeline.last_result.ok
+    assert len(receiver.calls) == 2

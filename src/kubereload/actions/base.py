@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
+
+Failure = tuple[str, str]  # why an attempt failed: (metric reason, message safe to log)
 
 
 class ActionError(Exception):
@@ -35,6 +37,20 @@ class Action(Protocol):
 
     def run(self, context: ReloadContext) -> None:
         """Do the step; raise ActionError when it did not work."""
+        ...
+
+
+@runtime_checkable
+class Retrying(Protocol):
+    """An action made of attempts with waits between them (a webhook): its first attempt is
+    bounded by its own timeout, so a detector's thread may make it; the waits are not."""
+
+    def first_attempt(self) -> Failure | None:
+        """None if it worked, else why; ActionError when no retry would help."""
+        ...
+
+    def retry(self, context: ReloadContext, failure: Failure) -> None:
+        """The rest of :meth:`Action.run` after a first attempt that failed."""
         ...
 
 

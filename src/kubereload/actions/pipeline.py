@@ -16,10 +16,12 @@ from collections.abc import Iterable, Sequence
 from kubereload.actions.base import (
     Action,
     ActionError,
+    Failure,
     NullObserver,
     Observer,
     ReloadContext,
     ReloadResult,
+    Retrying,
 )
 from kubereload.actions.command import Validate
 from kubereload.durations import check_seconds
@@ -71,6 +73,13 @@ class ReloadPipeline:
         self._idle.set()
         self._thread: threading.Thread | None = None
         self._busy_since: float | None = None
+        self._worker_waiting = False  # the worker sleeps with nothing to do
+        self._here = False  # a first attempt is being made in a submitter's thread
+        self._handed_over: tuple[tuple[str, ...], float, ReloadContext, Failure] | None = None
+        # One webhook, nothing to validate or wait for: a detector can make the first attempt
+        # itself, saving the thread hand-off; the worker retries if it fails.
+        only = self.actions[0] if len(self.actions) == 1 else None
+        self._first_here = only if isinstance(only, Retrying) and validate is None else None
         steps: list[object] = [*self.actions, *([validate] if validate else [])]
         self.stuck_after = (
             sum(float(getattr(step, "time_limit", STEP_LIMIT)) for step in steps)
@@ -81,8 +90,20 @@ class ReloadPipeline:
 
     # -- feeding ------------------------------------------------------------------------------
 
-    def submit(self, *sources: str) -> None:
-        """Ask for a reload because ``sources`` changed; returns at once."""
+    def submit(self, *sources: str, here: bool = False) -> None:
+        """Ask for a reload because ``sources`` changed; returns at once, unless ``here``: then,
+        if nothing else is pending, running or waiting, the first attempt is made in the
+        caller's thread (a detector, whose events queue meanwhile); any retry is the worker's."""
+        if here and self._first_here is not None:
+            with self._cond:
+                here = self._may_go_here(sources)
+                if here:
+                    self._here = True
+                    self._idle.clear()
+                    self._superseded.clear()
+            if here:
+                self._reload_here(tuple(sorted(set(sources))), self._first_here)
+                return
         with self._cond:
             self._pending.update(sources)
             self._idle.clear()
@@ -118,6 +139,67 @@ class ReloadPipeline:
         """Wait until no reload is pending or running (for callers that need the outcome)."""
         return self._idle.wait(timeout)
 
+    # -- a first attempt in the submitter's thread --------------------------------------------
+
+    def _may_go_here(self, sources: tuple[str, ...]) -> bool:
+        """Hold ``_cond``: no reload pending, running, retrying or about to wait (coalesce or
+        jitter), so going first cannot overtake an older change nor skip a wait."""
+        waits = self.jitter > 0 or (self.coalesce > 0 and len(self.sources) > 1)
+        return (
+            not waits
+            and not self._stop
+            and self._worker_waiting
+            and not self._pending
+            and not self._here
+            and self._handed_over is None
+            and bool(sources)
+        )
+
+    def _reload_here(self, batch: tuple[str, ...], action: Retrying) -> None:
+        """The first attempt, as the worker's reload would make it; hands a failure over."""
+        try:
+            with self._run_lock:
+                started = self._busy_since = time.monotonic()
+                self.observer.reload_started(batch)
+                context = ReloadContext(batch, self._superseded)
+                errors: list[str] = []
+                try:
+                    failure = action.first_attempt()
+                except ActionError as exc:
+                    failure = None
+                    errors.append(str(exc))
+                if failure is not None:
+                    with self._cond:
+                        self._handed_over = (batch, started, context, failure)
+                        self._here = False
+                        self._cond.notify()
+                    return
+                result = self._result(batch, errors, started)
+                self._finish(result)
+            self._report(result)
+        except Exception:  # a detector must survive anything an action does
+            log.exception("reload of %s crashed", ", ".join(batch))
+            self._busy_since = None
+        finally:
+            with self._cond:
+                if self._here:
+                    self._here = False
+                    self._cond.notify()  # the worker takes what came meanwhile, or goes idle
+
+    def _retry_handed_over(
+        self, batch: tuple[str, ...], started: float, context: ReloadContext, failure: Failure
+    ) -> None:
+        assert self._first_here is not None
+        with self._run_lock:
+            errors: list[str] = []
+            try:
+                self._first_here.retry(context, failure)
+            except ActionError as exc:
+                errors.append(str(exc))
+            result = self._result(batch, errors, started)
+            self._finish(result)
+        self._report(result)
+
     # -- the worker ---------------------------------------------------------------------------
 
     def _wait_until(self, deadline: float, enough: bool) -> None:
@@ -131,9 +213,23 @@ class ReloadPipeline:
     def _work(self) -> None:
         while True:
             with self._cond:
-                while not self._pending and not self._stop:
-                    self._idle.set()
+                while self._here or (
+                    not self._pending and self._handed_over is None and not self._stop
+                ):
+                    if not self._here:
+                        self._idle.set()
+                    self._worker_waiting = True
                     self._cond.wait()
+                    self._worker_waiting = False
+                handed_over, self._handed_over = self._handed_over, None
+            if handed_over is not None:
+                try:
+                    self._retry_handed_over(*handed_over)
+                except Exception:
+                    log.exception("reload of %s crashed", ", ".join(handed_over[0]))
+                    self._busy_since = None
+                continue
+            with self._cond:
                 if self._stop:
                     self._idle.set()
                     return
@@ -161,6 +257,16 @@ class ReloadPipeline:
             finally:
                 self._busy_since = None
             self.last_result = result
+        self._report(result)
+        return result
+
+    def _finish(self, result: ReloadResult) -> None:
+        """Hold ``_run_lock``: the reload is over."""
+        self._busy_since = None
+        self.last_result = result
+
+    def _report(self, result: ReloadResult) -> None:
+        batch = result.sources
         self.observer.reload_finished(result)  # first: whoever reads the log sees metrics
         what = ", ".join(batch) or "start-up"
         ms = result.seconds * 1000
@@ -177,7 +283,6 @@ class ReloadPipeline:
             log.error(
                 "reload after change in %s failed: %s", what, result.error, extra=fields | FAILURE
             )
-        return result
 
     def _reload(self, batch: tuple[str, ...], started: float) -> ReloadResult:
         self.observer.reload_started(batch)
@@ -195,6 +300,13 @@ class ReloadPipeline:
                 except ActionError as exc:
                     stage = "action"
                     errors.append(str(exc))
+        return self._result(batch, errors, started, stage)
+
+    @staticmethod
+    def _result(
+        batch: tuple[str, ...], errors: list[str], started: float, stage: str = ""
+    ) -> ReloadResult:
+        stage = stage or ("action" if errors else "done")
         seconds = time.monotonic() - started
         return ReloadResult(
             batch, not errors, stage, "\n".join(errors) or None, time.time(), seconds

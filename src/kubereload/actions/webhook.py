@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from kubereload.actions import http1
-from kubereload.actions.base import ActionError, NullObserver, Observer, ReloadContext
+from kubereload.actions.base import ActionError, Failure, NullObserver, Observer, ReloadContext
 from kubereload.actions.redact import metric_target, redact_url, scrub
 from kubereload.actions.spec import DELAY, FILE, REQUIRED, TIMEOUT, Value, count_within, option
 from kubereload.backoff import Backoff
@@ -285,38 +285,28 @@ class Webhook:
             conn.close()
 
     def run(self, context: ReloadContext) -> None:
-        cfg = self.config
-        attempts = cfg.retries + 1
-        backoff = Backoff(cfg.backoff, cfg.backoff_max)
-        for attempt in range(attempts):
-            started = time.monotonic()
-            status, reason, message = self._attempt()
-            elapsed = time.monotonic() - started
-            message = scrub(message, self._secrets)
-            if status is not None:
-                good = status in cfg.expect if cfg.expect else 200 <= status < 300
-                if good:
-                    self.observer.webhook_attempt(self.target, elapsed, None, status)
-                    log.debug("webhook %s: %s in %.1f ms", self._shown, message, elapsed * 1000)
-                    return
-                reason = "status"
-                message = f"unexpected {message}"
-                retry = status in RETRYABLE_STATUS
-            else:
-                retry = True
-            self.observer.webhook_attempt(self.target, elapsed, reason, status)
-            last = attempt == attempts - 1
-            if not retry or last:
-                raise ActionError(
-                    f"webhook {self._shown}: {message} (attempt {attempt + 1}/{attempts})",
-                    reason=reason,
-                )
+        failure = self.first_attempt()
+        if failure is not None:
+            self.retry(context, failure)
+
+    def first_attempt(self) -> Failure | None:
+        """One request, never waiting beyond its timeout: None if it worked, else why, for
+        :meth:`retry`; ActionError when no retry would help."""
+        return self._call(0)
+
+    def retry(self, context: ReloadContext, failure: Failure) -> None:
+        """The retries after a first attempt that failed for ``failure``, with back-off; a newer
+        change (``context.superseded``) ends the wait, since its reload calls again anyway."""
+        backoff = Backoff(self.config.backoff, self.config.backoff_max)
+        attempts = self.config.retries + 1
+        for attempt in range(1, attempts):
+            reason, message = failure
             delay = backoff.next()
             log.warning(
                 "webhook %s: %s (attempt %d/%d); retrying in %.0f ms",
                 self._shown,
                 message,
-                attempt + 1,
+                attempt,
                 attempts,
                 delay * 1000,
             )
@@ -325,6 +315,38 @@ class Webhook:
                     f"webhook {self._shown}: {message}; not retried, a newer change is pending",
                     reason=reason,
                 )
+            next_failure = self._call(attempt)
+            if next_failure is None:
+                return
+            failure = next_failure
+
+    def _call(self, attempt: int) -> Failure | None:
+        """Request number ``attempt`` (from 0): None if it worked, the failure if a retry may
+        help, ActionError if it was the last or no retry would help."""
+        cfg = self.config
+        attempts = cfg.retries + 1
+        started = time.monotonic()
+        status, reason, message = self._attempt()
+        elapsed = time.monotonic() - started
+        message = scrub(message, self._secrets)
+        if status is not None:
+            good = status in cfg.expect if cfg.expect else 200 <= status < 300
+            if good:
+                self.observer.webhook_attempt(self.target, elapsed, None, status)
+                log.debug("webhook %s: %s in %.1f ms", self._shown, message, elapsed * 1000)
+                return None
+            reason = "status"
+            message = f"unexpected {message}"
+            retry = status in RETRYABLE_STATUS
+        else:
+            retry = True
+        self.observer.webhook_attempt(self.target, elapsed, reason, status)
+        if not retry or attempt == attempts - 1:
+            raise ActionError(
+                f"webhook {self._shown}: {message} (attempt {attempt + 1}/{attempts})",
+                reason=reason,
+            )
+        return reason, message
 
 
 def _is_tls_error(exc: OSError) -> bool:

@@ -86,7 +86,7 @@ class WatchedPaths:
             self._unread.discard(name)
         self._update_ready()
         self.telemetry.watch_event(name)
-        self.pipeline.submit(name)
+        self.pipeline.submit(name, here=True)
 
     def _failed(self, name: str, exc: SnapshotError) -> None:
         self.telemetry.watcher_error(name)
