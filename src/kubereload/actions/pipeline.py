@@ -1,8 +1,10 @@
 """From "these sources changed" to a reload: wait (coalesce, jitter), validate, run the actions.
 
 One pipeline serves ``watch``, ``run`` and ``sync``: detectors (or a writer) call ``submit``;
-one worker thread does the reloads, one at a time. Changes that arrive while a reload is waiting
-or running are merged into the next one, so a burst of changes costs at most one extra reload.
+one worker thread does the reloads, one at a time (a detector makes a lone webhook's first
+attempt itself when nothing else is going on, and hands a failure to the worker for the
+retries). Changes that arrive while a reload is waiting or running are merged into the next
+one, so a burst of changes costs at most one extra reload.
 """
 
 from __future__ import annotations
