@@ -9,6 +9,14 @@ from __future__ import annotations
 
 import random
 
+CONNECT_RETRY_CAP = 1.0
+"""Seconds: the longest wait between attempts while the server refuses connections.
+
+A refused connection costs the server nothing, and an API server restart refuses them for
+5-10 s: with the general back-off grown during that outage, the first watch after it came
+seconds late (a change took 4.4 s instead of 5 ms to arrive). Errors the server answers
+(429, 5xx) keep the general back-off and ``Retry-After``."""
+
 
 class Backoff:
     def __init__(self, initial: float = 0.2, maximum: float = 30.0) -> None:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
-from kubereload.backoff import Backoff
+from kubereload.backoff import CONNECT_RETRY_CAP, Backoff
 from kubereload.kube.config import KubeConfigError
 from kubereload.kube.errors import (
     ApiError,
@@ -41,10 +41,6 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 T_contra = TypeVar("T_contra", contravariant=True)
-
-CONNECT_RETRY_CAP = 1.0
-"""Seconds: the longest wait between attempts while the server refuses connections (an API
-server restart refuses them for 5-10 s; the first watch after it must not come seconds late)."""
 
 
 class Handler(Protocol[T_contra]):

@@ -30,7 +30,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from kubereload.backoff import Backoff
+from kubereload.backoff import CONNECT_RETRY_CAP, Backoff
 from kubereload.kube.client import KubeClient
 from kubereload.kube.errors import (
     ApiError,
@@ -78,15 +78,6 @@ class InformerState:
 class StalledError(Exception):
     """The watch outlived the ``timeoutSeconds`` it asked for by ``stall_timeout`` seconds
     with nothing received: the server would have ended it, so the connection is dead."""
-
-
-CONNECT_RETRY_CAP = 1.0
-"""Seconds: the longest wait between attempts while the server refuses connections.
-
-A refused connection costs the server nothing, and an API server restart refuses them for
-5-10 s: with the general back-off grown during that outage, the first watch after it came
-seconds late (a change took 4.4 s instead of 5 ms to arrive). Errors the server answers
-(429, 5xx) keep the general back-off and ``Retry-After``."""
 
 
 _UNUSABLE: Any = object()
